@@ -1,0 +1,3 @@
+"""Crash-safe Colab training for football vision models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Datasets: downloads, safe extraction, verification and synthetic generators."""

@@ -1,0 +1,1 @@
+"""Generators that write the real on-disk formats of the datasets, from known ground truth."""

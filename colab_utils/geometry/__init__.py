@@ -1,0 +1,1 @@
+"""Pitch model, keypoint definitions, cameras and the calibration metric (numpy and OpenCV only)."""
