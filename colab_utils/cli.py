@@ -1,0 +1,122 @@
+"""``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``.
+
+The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from colab_utils import runtime as rt
+from colab_utils.config import ConfigError, load_config
+from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.trainer import ModelConfigMismatch, train
+from colab_utils.export import export
+from colab_utils.pipeline import evaluate, prepare_data
+
+COMMANDS = ("train", "evaluate", "export", "prepare", "demo")
+DEMO_MODEL = "sportlight_hrnet57"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m colab_utils", description=__doc__)
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("model", nargs="?", help=f"model name (demo: default {DEMO_MODEL})")
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.batch_size=4")
+    parser.add_argument("--profile", default="auto", help="hardware profile (auto, t4, l4, a100, cpu, smoke)")
+    parser.add_argument("--config-dir", help="an extra folder searched for <model>.yaml first")
+    return parser
+
+
+def _split_profile(overrides: Sequence[str], profile: str) -> tuple[list[str], str]:
+    """Accept ``profile=smoke`` among the overrides, as the notebooks' parameters spell it."""
+    rest = []
+    for item in overrides:
+        if item.startswith("profile="):
+            profile = item.split("=", 1)[1]
+        else:
+            rest.append(item)
+    return rest, profile
+
+
+def _wait_for_periodic_checkpoint(
+    store: CheckpointStore, process: subprocess.Popen, timeout_s: float
+) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if store.step_files():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def demo(model: str, overrides: list[str], config_dir: str | None) -> int:
+    """Train on synthetic data, get killed like a Colab runtime, resume, export."""
+    run_name = time.strftime("demo-%Y%m%d-%H%M%S")
+    overrides = [f"run.name={run_name}", *overrides]
+    runtime = rt.setup(profile="smoke")
+    cfg = load_config(model, "smoke", overrides, runtime=runtime, config_dir=config_dir)
+    print("\n== 1/4 data ==")
+    prepare_data(cfg)
+    print("\n== 2/4 train, then the runtime gets killed (SIGKILL, like Colab) ==")
+    command = [sys.executable, "-m", "colab_utils", "train", model, "--profile", "smoke", *overrides]
+    if config_dir:
+        command += ["--config-dir", config_dir]
+    process = subprocess.Popen(command)
+    store = CheckpointStore(Path(cfg.run.dir) / "checkpoints")
+    if _wait_for_periodic_checkpoint(store, process, timeout_s=900):
+        time.sleep(0.5)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        print(f"\n** killed the training process; on disk: {[p.name for p in store.step_files()]} **")
+    else:
+        process.wait()
+        print("\n(training ended before it could be killed; resuming will find it complete)")
+    print("\n== 3/4 run the same training again: it resumes from the newest checkpoint ==")
+    result = train(cfg, runtime)
+    print(f"train: {result.status}, resumed from {getattr(result.resumed_from, 'name', 'nothing')}")
+    print("\n== 4/4 evaluate and export the best weights ==")
+    evaluate(cfg)
+    export(cfg)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_intermixed_args(argv)
+    overrides, profile = _split_profile(args.overrides, args.profile)
+    try:
+        if args.command == "demo":
+            return demo(args.model or DEMO_MODEL, overrides, args.config_dir)
+        if not args.model:
+            print(f"{args.command} needs a model name", file=sys.stderr)
+            return 2
+        verbose = int(os.environ.get("RANK", "0")) == 0
+        runtime = rt.setup(profile=profile, verbose=verbose)
+        cfg = load_config(
+            args.model, profile, overrides, runtime=runtime, config_dir=args.config_dir, verbose=verbose
+        )
+        if args.command == "prepare":
+            prepare_data(cfg)
+        elif args.command == "train":
+            result = train(cfg, runtime)
+            if verbose:
+                print(
+                    f"train: {result.status} after {result.global_step} batches; run folder {result.run_dir}"
+                )
+        elif args.command == "evaluate":
+            evaluate(cfg)
+        else:
+            export(cfg)
+    except (ConfigError, ModelConfigMismatch, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0

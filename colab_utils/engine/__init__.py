@@ -1,0 +1,1 @@
+"""The trainer every model uses: argus models and metrics, exact resume, crash-safe checkpoints."""

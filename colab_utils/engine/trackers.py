@@ -1,0 +1,79 @@
+"""Optional experiment trackers: Weights & Biases and TensorBoard.
+
+The W&B key comes from Colab Secrets (``WANDB_API_KEY``) or the environment and is never
+printed; a run resumed after a disconnect continues the same W&B run. Without a key
+(or without the package) the tracker is skipped with one line saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def _secret(name: str) -> str | None:
+    if os.environ.get(name):
+        return os.environ[name]
+    try:
+        from google.colab import userdata
+    except ImportError:
+        return None
+    try:
+        return userdata.get(name)
+    except Exception:  # userdata raises its own SecretNotFoundError / NotebookAccessError
+        return None
+
+
+class Trackers:
+    def __init__(self, cfg: DictConfig, run_dir: Path, resume_step: int) -> None:
+        self.wandb = None
+        self.tensorboard = None
+        if cfg.logging.wandb:
+            self.wandb = self._start_wandb(cfg, run_dir)
+        if cfg.logging.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            # purge_step drops events logged after the checkpoint we resume from
+            self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
+
+    @staticmethod
+    def _start_wandb(cfg: DictConfig, run_dir: Path) -> Any:
+        try:
+            import wandb
+        except ImportError:
+            print("W&B logging skipped: install it with `pip install wandb`.")
+            return None
+        offline = os.environ.get("WANDB_MODE") in ("offline", "disabled")
+        key = _secret("WANDB_API_KEY")
+        if not key and not offline:
+            print("W&B logging skipped: add WANDB_API_KEY to Colab Secrets (key icon) or the environment.")
+            return None
+        if key:
+            os.environ["WANDB_API_KEY"] = key
+        run_id = hashlib.sha1(str(run_dir).encode()).hexdigest()[:16]
+        return wandb.init(
+            project=cfg.logging.wandb_project,
+            name=f"{cfg.run.model}/{cfg.run.name}",
+            id=run_id,
+            resume="allow",
+            dir=str(run_dir),
+            config=OmegaConf.to_container(cfg, resolve=True),
+        )
+
+    def log(self, row: dict[str, float], step: int) -> None:
+        if self.wandb is not None:
+            self.wandb.log(row, step=step)
+        if self.tensorboard is not None:
+            for key, value in row.items():
+                self.tensorboard.add_scalar(key, value, step)
+            self.tensorboard.flush()
+
+    def close(self) -> None:
+        if self.wandb is not None:
+            self.wandb.finish()
+        if self.tensorboard is not None:
+            self.tensorboard.close()

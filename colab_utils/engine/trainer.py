@@ -1,0 +1,416 @@
+"""``train(cfg)``: the one training loop every model runs, resumable to the exact batch.
+
+argus supplies the model container (network, optimizer, loss, device), the train and
+validation steps and the metrics. The loop is ours because argus' ``fit`` always starts
+at epoch 0 and cannot stop in the middle of an epoch without running the epoch's end.
+
+A checkpoint holds the whole training state (weights, optimizer, scheduler, scaler,
+epoch, batch within the epoch, global step, random states, monitor state, the resolved
+config and the library version). It is written every ``checkpoint.every_minutes``, at the
+end of each epoch, when the user interrupts the cell and before the session's time budget
+runs out. ``train`` picks the newest checkpoint that verifies and continues at the next
+batch; with the same config the result is bit-identical to a run that was never stopped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+import colab_utils
+from colab_utils import runtime as rt
+from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.display import EpochBar, LiveCurves
+from colab_utils.engine.distributed import Distributed, init_distributed
+from colab_utils.engine.history import History
+from colab_utils.engine.interrupt import DeferredInterrupt
+from colab_utils.engine.model import TrainModel
+from colab_utils.engine.precision import resolve_precision
+from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_everything
+from colab_utils.engine.sampling import ResumableBatchSampler
+from colab_utils.engine.schedule import LRSchedule, Monitor
+from colab_utils.engine.trackers import Trackers
+from colab_utils.tasks import Task, get_task
+
+CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
+BUDGET_MARGIN_S = 120.0
+
+
+@dataclass
+class Progress:
+    """Where training stands; ``batch`` counts the batches already done in ``epoch``."""
+
+    epoch: int = 0
+    batch: int = 0
+    global_step: int = 0
+    optimizer_steps: int = 0
+    train_seconds: float = 0.0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+
+
+@dataclass
+class TrainResult:
+    status: str  # finished | early_stopped | max_steps | time_budget | already_finished
+    run_dir: Path
+    epochs_done: int
+    global_step: int
+    best_metric: float | None
+    best_path: Path | None
+    resumed_from: Path | None
+
+
+class ModelConfigMismatch(ValueError):
+    """The run folder holds a checkpoint of a differently shaped model."""
+
+
+def _differences(old: Any, new: Any, prefix: str = "model") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new)):
+            lines += _differences(old.get(key), new.get(key), f"{prefix}.{key}")
+        return lines
+    return [] if old == new else [f"{prefix}: checkpoint {old!r}, config {new!r}"]
+
+
+def session_clock(cfg: DictConfig, runtime_clock: rt.Clock | None) -> rt.Clock:
+    """The deadline to stop before: ``run.time_budget_h`` if set, else the runtime's budget.
+
+    In Colab the budget counts from the VM's start, since that is what Colab enforces.
+    """
+    if cfg.run.time_budget_h is None:
+        return runtime_clock or rt.Clock(None)
+    started = rt.runtime_started_at() if rt.in_colab() else time.time()
+    if runtime_clock is not None:
+        started = runtime_clock.started_at
+    return rt.Clock(float(cfg.run.time_budget_h) * 3600, started_at=started)
+
+
+def make_loader(
+    task: Task, dataset: Any, batch_sampler: Any, cfg: DictConfig, device: torch.device
+) -> DataLoader:
+    workers = int(cfg.data.num_workers)
+    return DataLoader(
+        dataset,
+        batch_sampler=batch_sampler,
+        num_workers=workers,
+        collate_fn=task.collate_fn(),
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        # the loader's own generator, so creating an iterator never draws from the global
+        # random state that dropout and friends use (a resumed run creates one mid-epoch)
+        generator=torch.Generator().manual_seed(int(cfg.seed)),
+    )
+
+
+class Trainer:
+    """One training run: built from a config, resumed from its run folder, then ``run()``."""
+
+    def __init__(self, cfg: DictConfig, gpu: rt.GPU | None = None, clock: rt.Clock | None = None) -> None:
+        self.cfg = cfg
+        self.dist: Distributed = init_distributed()
+        self.device = self.dist.device()
+        self.clock = session_clock(cfg, clock)
+        self.run_dir = Path(cfg.run.dir)
+        self.task = get_task(cfg.task)
+        self.precision, note = resolve_precision(cfg.train.amp, self.device, gpu or rt.detect_gpu())
+        if note and self.dist.is_main:
+            print(note)
+
+        seed_everything(int(cfg.seed))
+        self.model: TrainModel = self.task.build_model(cfg, self.device)
+        self.model.configure_training(self.precision, int(cfg.train.accumulate), cfg.train.clip_grad_norm)
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model.nn_module = DistributedDataParallel(self.model.nn_module, device_ids=ids)
+
+        train_set, val_set = self.task.datasets(cfg)
+        train_set.seed = int(cfg.seed)
+        self.sampler = ResumableBatchSampler(
+            self.task.batch_plan(cfg, train_set), self.dist.rank, self.dist.world_size
+        )
+        self.train_loader = make_loader(self.task, train_set, self.sampler, cfg, self.device)
+        self.val_loader = None
+        if val_set is not None and self.dist.is_main:
+            val_set.seed = int(cfg.seed)
+            self.val_loader = DataLoader(
+                val_set,
+                batch_size=int(cfg.train.batch_size),
+                num_workers=int(cfg.data.num_workers),
+                collate_fn=self.task.collate_fn(),
+                generator=torch.Generator().manual_seed(int(cfg.seed)),
+            )
+
+        self.batches_per_epoch = len(self.sampler)
+        if self.batches_per_epoch == 0:
+            raise ValueError(
+                f"The training set has {len(train_set)} samples: not one batch of {cfg.train.batch_size} "
+                f"per process. Lower train.batch_size or check the data folder {cfg.run.data_dir}."
+            )
+        total_steps = math.ceil(self.batches_per_epoch / int(cfg.train.accumulate)) * int(cfg.train.epochs)
+        if cfg.train.max_steps:
+            total_steps = min(total_steps, math.ceil(int(cfg.train.max_steps) / int(cfg.train.accumulate)))
+        self.schedule = LRSchedule(
+            cfg.train.scheduler, self.model.optimizer, total_steps, cfg.train.monitor_mode
+        )
+        self.monitor = Monitor(cfg.train.monitor, cfg.train.monitor_mode, cfg.train.early_stopping_patience)
+        self.progress = Progress()
+        self.finished: str | None = None
+        self.store = CheckpointStore(self.run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
+        self.history = History(self.run_dir / "metrics.csv")
+        self.slowest_save_s = 0.0
+        self.last_val_s = 0.0
+        self.resumed_from: Path | None = None
+        self.last_save = time.monotonic()
+
+    # ----------------------------------------------------------------- checkpoint dict
+
+    def state(self, reason: str) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "library_version": colab_utils.__version__,
+            "torch_version": str(torch.__version__),
+            "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "reason": reason,
+            "model": self.model.get_nn_module().state_dict(),
+            "optimizer": self.model.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.model.scaler.state_dict(),
+            "progress": asdict(self.progress),
+            "sampler": {"epoch": self.sampler.epoch, "position": self.progress.batch},
+            "rng": capture_rng_state(),
+            "monitor": self.monitor.state_dict(),
+            "finished": self.finished,
+            "config": OmegaConf.to_yaml(self.cfg, resolve=True),
+            "model_signature": self.task.model_signature(self.cfg),
+        }
+
+    def best_state(self, metrics: dict[str, float]) -> dict[str, Any]:
+        """best.pth: the weights and what is needed to use them, without optimizer state."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "library_version": colab_utils.__version__,
+            "model": self.model.get_nn_module().state_dict(),
+            "epoch": self.progress.epoch,
+            "global_step": self.progress.global_step,
+            "metrics": metrics,
+            "monitor": {"metric": self.monitor.metric, "mode": self.monitor.mode, "value": self.monitor.best},
+            "config": OmegaConf.to_yaml(self.cfg, resolve=True),
+            "model_signature": self.task.model_signature(self.cfg),
+        }
+
+    def save(self, reason: str) -> None:
+        if self.dist.is_main:
+            started = time.perf_counter()
+            self.store.save(self.state(reason), self.progress.global_step)
+            self.slowest_save_s = max(self.slowest_save_s, time.perf_counter() - started)
+        self.dist.barrier()
+        self.last_save = time.monotonic()
+
+    def resume(self) -> None:
+        """Continue from the newest checkpoint that verifies, if there is one."""
+        if self.dist.is_main:
+            for stale in self.store.remove_stale_temporaries():
+                print(f"Removed {stale.name}: an unfinished checkpoint write from a killed session.")
+        found = self.store.newest_valid(map_location=self.device)
+        if found is None:
+            if self.dist.is_main:
+                self.history.load(up_to_step=0)
+            return
+        payload = found.payload
+        wanted = self.task.model_signature(self.cfg)
+        if payload["model_signature"] != wanted and self.cfg.run.resume != "force":
+            changes = "\n  ".join(_differences(payload["model_signature"], wanted))
+            raise ModelConfigMismatch(
+                f"The run folder {self.run_dir} holds a checkpoint of a different model:\n  {changes}\n"
+                "To train this config from scratch, choose another run name (run.name=...). "
+                "To load the checkpoint anyway, set run.resume=force."
+            )
+        self.model.get_nn_module().load_state_dict(payload["model"])
+        self.model.optimizer.load_state_dict(payload["optimizer"])
+        self.schedule.load_state_dict(payload["scheduler"])
+        self.model.scaler.load_state_dict(payload["scaler"])
+        self.progress = Progress(**payload["progress"])
+        self.monitor.load_state_dict(payload["monitor"])
+        self.finished = payload["finished"]
+        restore_rng_state(payload["rng"])
+        self.resumed_from = found.path
+        if self.dist.is_main:
+            self.history.load(up_to_step=self.progress.global_step)
+            print(
+                f"Resuming from {found.path.name} (saved {payload['saved_at']}, {payload['reason']}): "
+                f"epoch {self.progress.epoch + 1}, batch {self.progress.batch}/{self.batches_per_epoch}, "
+                f"step {self.progress.global_step}."
+            )
+
+    # ----------------------------------------------------------------- the loop
+
+    def _lr(self) -> float:
+        return self.model.optimizer.param_groups[0]["lr"]
+
+    def _validate(self) -> dict[str, float]:
+        """Validation on rank 0 with the bare network (DDP's forward would wait for the other ranks)."""
+        wrapped = self.model.nn_module
+        self.model.nn_module = self.model.get_nn_module()
+        try:
+            return self.model.validate(self.val_loader, metrics=self.task.metrics(self.cfg))
+        finally:
+            self.model.nn_module = wrapped
+
+    def _stop_reason(self, interrupt: DeferredInterrupt) -> str | None:
+        if interrupt.requested:
+            return "interrupted"
+        margin = BUDGET_MARGIN_S + 2 * self.slowest_save_s + self.last_val_s
+        if self.clock.remaining() < margin:
+            return "time_budget"
+        return None
+
+    def _checkpoint_due(self) -> bool:
+        every_steps = self.cfg.checkpoint.every_steps
+        if every_steps and self.progress.global_step % int(every_steps) == 0:
+            return True
+        return time.monotonic() - self.last_save >= float(self.cfg.checkpoint.every_minutes) * 60
+
+    def _max_steps_reached(self) -> bool:
+        return bool(self.cfg.train.max_steps) and self.progress.global_step >= int(self.cfg.train.max_steps)
+
+    def _end_epoch(self, curves: LiveCurves, trackers: Trackers) -> None:
+        """Validation, schedules, best.pth, the metrics row and the epoch checkpoint."""
+        if self.model.pending_batches:
+            self.model.optimizer_step()
+            self.progress.optimizer_steps += 1
+            self.schedule.after_optimizer_step()
+        epoch = self.progress.epoch
+        metrics = {"train_loss": self.progress.loss_sum / max(1, self.progress.loss_count)}
+        if self.val_loader is not None and (epoch + 1) % int(self.cfg.train.val_every_epochs) == 0:
+            started = time.perf_counter()
+            metrics.update(self._validate())
+            self.last_val_s = time.perf_counter() - started
+        metrics = self.dist.broadcast(metrics)
+        monitored = metrics.get(self.monitor.metric)
+        if monitored is None and self.monitor.metric.startswith("val_") and self.val_loader is None:
+            monitored = metrics["train_loss"]
+        self.schedule.after_epoch(monitored)
+        improved = monitored is not None and self.monitor.update(float(monitored), epoch)
+        self.progress.epoch += 1
+        self.progress.batch = 0
+        self.progress.loss_sum, self.progress.loss_count = 0.0, 0
+        row = {
+            "epoch": epoch + 1,
+            "step": self.progress.global_step,
+            "seconds": round(self.progress.train_seconds, 1),
+            "lr": self._lr(),
+            **metrics,
+        }
+        if self.dist.is_main:
+            self.history.append(row)
+            trackers.log(row, self.progress.global_step)
+            curves.update(self.history)
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+            print(f"epoch {epoch + 1}: {summary}" + ("  (best so far)" if improved else ""))
+            if improved:
+                self.store.save_best(self.best_state(metrics))
+        if self.monitor.exhausted:
+            self.finished = "early_stopped"
+        elif self.progress.epoch >= int(self.cfg.train.epochs):
+            self.finished = "finished"
+        elif self._max_steps_reached():
+            self.finished = "max_steps"
+        self.save("end of epoch")
+
+    def run(self) -> TrainResult:
+        self.resume()
+        if self.finished:
+            print(
+                f"This run is already complete ({self.finished}); nothing to train. "
+                f"Checkpoints: {self.store.folder}"
+            )
+            return self._result("already_finished")
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg, resolve=True))
+        logging = self.cfg.logging
+        bar = EpochBar(enabled=logging.progress and self.dist.is_main)
+        curves = LiveCurves(
+            self.run_dir / "curves.png", self.monitor.metric, logging.live_plot and self.dist.is_main
+        )
+        trackers = Trackers(self.cfg, self.run_dir, self.progress.global_step) if self.dist.is_main else None
+        epochs = int(self.cfg.train.epochs)
+        try:
+            with DeferredInterrupt() as interrupt:
+                while self.finished is None:
+                    self.sampler.set_epoch(self.progress.epoch, start=self.progress.batch)
+                    bar.start(self.progress.epoch, epochs, self.batches_per_epoch, self.progress.batch)
+                    stop = None
+                    tick = time.perf_counter()
+                    for batch in self.train_loader:
+                        out = self.model.train_step(batch)
+                        self.progress.batch += 1
+                        self.progress.global_step += 1
+                        self.progress.loss_sum += out["loss"]
+                        self.progress.loss_count += 1
+                        if out["optimizer_stepped"]:
+                            self.progress.optimizer_steps += 1
+                            self.schedule.after_optimizer_step()
+                        now = time.perf_counter()
+                        self.progress.train_seconds += now - tick
+                        tick = now
+                        bar.update(self.progress.loss_sum / self.progress.loss_count, self._lr())
+                        if self.model.pending_batches:
+                            continue  # checkpoints and stops only between optimizer steps
+                        if self._max_steps_reached():
+                            break
+                        reason = self._stop_reason(interrupt)
+                        if self.dist.any(reason is not None):
+                            stop = reason or "stopped_by_peer"
+                        if stop or self.dist.any(self._checkpoint_due()):
+                            self.save(stop or "periodic")
+                        if stop:
+                            break
+                    bar.close()
+                    if stop == "interrupted":
+                        print(
+                            f"Checkpoint saved at step {self.progress.global_step}. "
+                            "Run the cell again to continue."
+                        )
+                        raise KeyboardInterrupt
+                    if stop:
+                        print(
+                            f"Stopping before the session's time budget runs out; checkpoint saved at step "
+                            f"{self.progress.global_step}. Run all cells again (a new session) to continue."
+                        )
+                        return self._result(stop)
+                    self._end_epoch(curves, trackers)
+        finally:
+            bar.close()
+            if trackers is not None:
+                trackers.close()
+        return self._result(self.finished)
+
+    def _result(self, status: str) -> TrainResult:
+        best = self.store.folder / "best.pth"
+        return TrainResult(
+            status=status,
+            run_dir=self.run_dir,
+            epochs_done=self.progress.epoch,
+            global_step=self.progress.global_step,
+            best_metric=self.monitor.best,
+            best_path=best if best.exists() else None,
+            resumed_from=self.resumed_from,
+        )
+
+
+def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
+    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint."""
+    clock = runtime.clock if runtime else None
+    gpu = runtime.gpu if runtime else None
+    return Trainer(cfg, gpu=gpu, clock=clock).run()

@@ -1,0 +1,99 @@
+"""The portable weights file: what a user downloads at the end of a notebook.
+
+It holds the best weights as a plain state dict, the config they were trained with (as
+plain Python values) and what inference needs (input size, names of outputs, metrics),
+so ``torch.load(path, weights_only=True)`` opens it in any fresh Python with torch, no
+colab_utils required. In Colab it is handed to the browser; elsewhere it is copied to a
+folder and its path printed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from omegaconf import DictConfig
+
+import colab_utils
+from colab_utils import runtime as rt
+from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.tasks import get_task
+
+PORTABLE_FORMAT = "colab_utils.portable/1"
+
+
+def _weights_source(store: CheckpointStore) -> tuple[dict[str, Any], str]:
+    best = store.best()
+    if best is not None:
+        return best.payload, "best.pth"
+    newest = store.newest_valid()
+    if newest is None:
+        raise FileNotFoundError(
+            f"No checkpoint in {store.folder}: train the model first (the train step), then export."
+        )
+    return newest.payload, newest.path.name
+
+
+def portable_payload(cfg: DictConfig, half: bool = False) -> dict[str, Any]:
+    """The portable file's content for ``cfg``'s run, built from its best checkpoint."""
+    store = CheckpointStore(Path(cfg.run.dir) / "checkpoints")
+    source, source_name = _weights_source(store)
+    trained_cfg = yaml.safe_load(source["config"])
+    state = {k: v.half() if half and v.is_floating_point() else v.clone() for k, v in source["model"].items()}
+    meta = {
+        **get_task(cfg.task).export_meta(cfg),
+        "metrics": source.get("metrics", {}),
+        "epoch": source.get("epoch", source.get("progress", {}).get("epoch")),
+        "source": source_name,
+        "library_version": colab_utils.__version__,
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return {
+        "format": PORTABLE_FORMAT,
+        "model": cfg.run.model,
+        "task": cfg.task,
+        "state_dict": state,
+        "config": trained_cfg,
+        "meta": meta,
+    }
+
+
+def load_portable(path: str | Path) -> dict[str, Any]:
+    """Open a portable file safely (no pickled code runs) and check what it is."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != PORTABLE_FORMAT:
+        raise ValueError(f"{path} is not a colab_utils portable weights file (export one with export()).")
+    return payload
+
+
+def deliver(path: Path, dest_dir: str | Path | None = None) -> Path:
+    """Hand the file to the user: browser download in Colab, a copy elsewhere."""
+    if rt.in_colab():
+        from google.colab import files
+
+        files.download(str(path))
+        print(f"Downloading {path.name} to your computer (also kept at {path}).")
+        return path
+    dest = Path(dest_dir or "exported").resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    copy = dest / path.name
+    shutil.copy2(path, copy)
+    print(f"Exported weights: {copy}")
+    return copy
+
+
+def export(cfg: DictConfig, download: bool = True) -> Path:
+    """Write ``<run>/export/<model>-<run>.pth`` from the best checkpoint and deliver it."""
+    payload = portable_payload(cfg, half=bool(cfg.export.half))
+    out_dir = Path(cfg.run.dir) / "export"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{cfg.run.model}-{cfg.run.name}.pth"
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, out)
+    return deliver(out, cfg.export.dir) if download else out

@@ -1,0 +1,58 @@
+"""The notebook steps that are not training: prepare the data, evaluate the best weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from colab_utils import runtime as rt
+from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.model import TrainModel
+from colab_utils.engine.precision import resolve_precision
+from colab_utils.tasks import EvalReport, get_task
+
+
+def prepare_data(cfg: DictConfig) -> str:
+    """Download or generate the model's data on local disk, verify it, print what was found."""
+    summary = get_task(cfg.task).prepare_data(cfg)
+    print(summary)
+    return summary
+
+
+def load_trained_model(cfg: DictConfig, device: torch.device | None = None) -> tuple[TrainModel, str]:
+    """The task's model with the run's best weights (or its newest checkpoint's), in eval mode."""
+    device = device or (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    task = get_task(cfg.task)
+    model = task.build_model(cfg, device)
+    precision, _ = resolve_precision(cfg.train.amp, device, rt.detect_gpu())
+    model.configure_training(precision, 1, None)
+    store = CheckpointStore(Path(cfg.run.dir) / "checkpoints")
+    found = store.best(map_location=device) or store.newest_valid(map_location=device)
+    if found is None:
+        raise FileNotFoundError(f"No checkpoint in {store.folder}: run the train step first.")
+    model.get_nn_module().load_state_dict(found.payload["model"])
+    model.eval()
+    return model, found.path.name
+
+
+def evaluate(cfg: DictConfig) -> EvalReport:
+    """Metrics of the best weights on the validation set, printed as a table (plus a picture)."""
+    task = get_task(cfg.task)
+    model, source = load_trained_model(cfg)
+    _, val_set = task.datasets(cfg)
+    if val_set is None:
+        raise ValueError(f"{cfg.run.model} has no validation set to evaluate on.")
+    val_set.seed = int(cfg.seed)
+    loader = DataLoader(
+        val_set,
+        batch_size=int(cfg.train.batch_size),
+        num_workers=int(cfg.data.num_workers),
+        collate_fn=task.collate_fn(),
+    )
+    report = task.evaluate(cfg, model, loader)
+    print(f"{cfg.run.model}, weights from {source}:")
+    print(report.table())
+    return report

@@ -1,0 +1,69 @@
+"""A small task for the engine tests: random augmentation in the dataset, dropout in the
+network, an argus metric, so that exact resume has something to get wrong."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import torch
+from argus.metrics import CategoricalAccuracy
+from toy_net import ToyNet
+
+from colab_utils.engine.model import TrainModel
+from colab_utils.engine.sampling import SampleDataset
+from colab_utils.tasks import Task
+
+KILL_ENV = "TOY_KILL_AT_BATCH"
+
+
+class ToyDataset(SampleDataset):
+    """Points of two classes separated by a random hyperplane, with noise and flips as augmentation."""
+
+    def __init__(self, samples: int, dim: int, data_seed: int, augment: bool) -> None:
+        data = np.random.default_rng(data_seed)
+        self.x = data.normal(size=(samples, dim)).astype(np.float32)
+        self.y = (self.x @ np.linspace(-1, 1, dim) > 0).astype(np.int64)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def get(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.x[index].copy()
+        if self.augment:
+            x += rng.normal(0, 0.3, x.shape).astype(np.float32)
+            x *= np.float32(rng.uniform(0.8, 1.2))
+        return torch.from_numpy(x), torch.tensor(self.y[index])
+
+
+class ToyModel(TrainModel):
+    nn_module = ToyNet
+    loss = torch.nn.CrossEntropyLoss
+
+    def train_step(self, batch, state=None):
+        """Dies like a killed Colab runtime (SIGKILL, no cleanup) at the batch named in the environment."""
+        self.batches_seen = getattr(self, "batches_seen", 0) + 1
+        if os.environ.get(KILL_ENV) and self.batches_seen == int(os.environ[KILL_ENV]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().train_step(batch, state)
+
+
+class ToyTask(Task):
+    name = "toy"
+    model_class = ToyModel
+
+    def model_params(self, cfg):
+        return {"nn_module": {"dim": cfg.data.dim, "hidden": cfg.model.hidden, "dropout": cfg.model.dropout}}
+
+    def datasets(self, cfg):
+        train = ToyDataset(cfg.data.samples, cfg.data.dim, data_seed=1, augment=True)
+        val = ToyDataset(cfg.data.val_samples, cfg.data.dim, data_seed=2, augment=False)
+        return train, val
+
+    def metrics(self, cfg):
+        return [CategoricalAccuracy()]
+
+    def export_meta(self, cfg):
+        return {"inputs": cfg.data.dim, "classes": ["negative", "positive"]}
