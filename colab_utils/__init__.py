@@ -8,14 +8,28 @@ The notebook steps, in order::
     colab_utils.train(cfg, rt)                                 # resumes by itself
     colab_utils.evaluate(cfg)                                  # metrics + picture
     colab_utils.export(cfg)                                    # portable .pth to your computer
+
+The functions are imported on first use, so ``import colab_utils`` stays cheap for the
+parts that need no torch (geometry, data downloads).
 """
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from colab_utils.config import load_config
-from colab_utils.engine.trainer import train
-from colab_utils.export import export
-from colab_utils.pipeline import evaluate, prepare_data
-from colab_utils.runtime import setup
+_API = {
+    "setup": "colab_utils.runtime",
+    "load_config": "colab_utils.config",
+    "prepare_data": "colab_utils.pipeline",
+    "train": "colab_utils.engine.trainer",
+    "evaluate": "colab_utils.pipeline",
+    "export": "colab_utils.export",
+}
+__all__ = ["__version__", *_API]
 
-__all__ = ["__version__", "evaluate", "export", "load_config", "prepare_data", "setup", "train"]
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'colab_utils' has no attribute {name!r}")

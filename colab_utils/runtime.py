@@ -81,11 +81,12 @@ def choose_profile(gpu: GPU | None) -> str:
     return "t4"
 
 
-def mount_drive(mountpoint: Path = COLAB_MOUNTPOINT) -> Path:
+def mount_drive(mountpoint: Path | None = None) -> Path:
     """Mount Google Drive once per runtime and return its ``MyDrive`` folder.
 
     Calling it again is free: an already mounted Drive is reused.
     """
+    mountpoint = mountpoint or COLAB_MOUNTPOINT
     my_drive = mountpoint / "MyDrive"
     if my_drive.is_dir():
         return my_drive

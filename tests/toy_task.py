@@ -16,6 +16,7 @@ from colab_utils.engine.sampling import SampleDataset
 from colab_utils.tasks import Task
 
 KILL_ENV = "TOY_KILL_AT_BATCH"
+INTERRUPT_ENV = "TOY_INTERRUPT_AT_BATCH"
 
 
 class ToyDataset(SampleDataset):
@@ -43,10 +44,13 @@ class ToyModel(TrainModel):
     loss = torch.nn.CrossEntropyLoss
 
     def train_step(self, batch, state=None):
-        """Dies like a killed Colab runtime (SIGKILL, no cleanup) at the batch named in the environment."""
+        """At the batch named in the environment (counted in this process), die like a killed
+        Colab runtime (SIGKILL, no cleanup) or receive the user's "interrupt execution" (SIGINT)."""
         self.batches_seen = getattr(self, "batches_seen", 0) + 1
         if os.environ.get(KILL_ENV) and self.batches_seen == int(os.environ[KILL_ENV]):
             os.kill(os.getpid(), signal.SIGKILL)
+        if os.environ.get(INTERRUPT_ENV) and self.batches_seen == int(os.environ[INTERRUPT_ENV]):
+            signal.raise_signal(signal.SIGINT)
         return super().train_step(batch, state)
 
 

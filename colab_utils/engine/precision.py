@@ -28,9 +28,13 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device_type, dtype=self.dtype)
 
-    def grad_scaler(self) -> torch.amp.GradScaler:
+    @property
+    def needs_loss_scaling(self) -> bool:
         """fp16 gradients underflow without loss scaling; bf16 and fp32 do not need it."""
-        return torch.amp.GradScaler(self.device_type, enabled=self.name == "fp16")
+        return self.name == "fp16"
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device_type, enabled=self.needs_loss_scaling)
 
 
 def resolve_precision(requested: str, device: torch.device, gpu: GPU | None) -> tuple[Precision, str | None]:

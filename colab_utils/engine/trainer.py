@@ -164,7 +164,6 @@ class Trainer:
         )
         self.monitor = Monitor(cfg.train.monitor, cfg.train.monitor_mode, cfg.train.early_stopping_patience)
         self.progress = Progress()
-        self.finished: str | None = None
         self.store = CheckpointStore(self.run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
         self.history = History(self.run_dir / "metrics.csv")
         self.slowest_save_s = 0.0
@@ -189,7 +188,7 @@ class Trainer:
             "sampler": {"epoch": self.sampler.epoch, "position": self.progress.batch},
             "rng": capture_rng_state(),
             "monitor": self.monitor.state_dict(),
-            "finished": self.finished,
+            "finished": self.completion(),
             "config": OmegaConf.to_yaml(self.cfg, resolve=True),
             "model_signature": self.task.model_signature(self.cfg),
         }
@@ -241,7 +240,6 @@ class Trainer:
         self.model.scaler.load_state_dict(payload["scaler"])
         self.progress = Progress(**payload["progress"])
         self.monitor.load_state_dict(payload["monitor"])
-        self.finished = payload["finished"]
         restore_rng_state(payload["rng"])
         self.resumed_from = found.path
         if self.dist.is_main:
@@ -283,6 +281,20 @@ class Trainer:
     def _max_steps_reached(self) -> bool:
         return bool(self.cfg.train.max_steps) and self.progress.global_step >= int(self.cfg.train.max_steps)
 
+    def completion(self) -> str | None:
+        """Why the run is complete under the current config, or None.
+
+        Judged afresh from the state and the config, so raising ``train.epochs`` or the
+        early-stopping patience after a run ended continues it.
+        """
+        if self.monitor.exhausted:
+            return "early_stopped"
+        if self.progress.epoch >= int(self.cfg.train.epochs):
+            return "finished"
+        if self._max_steps_reached():
+            return "max_steps"
+        return None
+
     def _end_epoch(self, curves: LiveCurves, trackers: Trackers) -> None:
         """Validation, schedules, best.pth, the metrics row and the epoch checkpoint."""
         if self.model.pending_batches:
@@ -300,7 +312,7 @@ class Trainer:
         if monitored is None and self.monitor.metric.startswith("val_") and self.val_loader is None:
             monitored = metrics["train_loss"]
         self.schedule.after_epoch(monitored)
-        improved = monitored is not None and self.monitor.update(float(monitored), epoch)
+        improved = monitored is not None and self.monitor.update(float(monitored), epoch + 1)
         self.progress.epoch += 1
         self.progress.batch = 0
         self.progress.loss_sum, self.progress.loss_count = 0.0, 0
@@ -319,19 +331,13 @@ class Trainer:
             print(f"epoch {epoch + 1}: {summary}" + ("  (best so far)" if improved else ""))
             if improved:
                 self.store.save_best(self.best_state(metrics))
-        if self.monitor.exhausted:
-            self.finished = "early_stopped"
-        elif self.progress.epoch >= int(self.cfg.train.epochs):
-            self.finished = "finished"
-        elif self._max_steps_reached():
-            self.finished = "max_steps"
         self.save("end of epoch")
 
     def run(self) -> TrainResult:
         self.resume()
-        if self.finished:
+        if self.completion():
             print(
-                f"This run is already complete ({self.finished}); nothing to train. "
+                f"This run is already complete ({self.completion()}); nothing to train. "
                 f"Checkpoints: {self.store.folder}"
             )
             return self._result("already_finished")
@@ -347,7 +353,7 @@ class Trainer:
         epochs = int(self.cfg.train.epochs)
         try:
             with DeferredInterrupt() as interrupt:
-                while self.finished is None:
+                while self.completion() is None:
                     self.sampler.set_epoch(self.progress.epoch, start=self.progress.batch)
                     bar.start(self.progress.epoch, epochs, self.batches_per_epoch, self.progress.batch)
                     stop = None
@@ -394,7 +400,7 @@ class Trainer:
             bar.close()
             if trackers is not None:
                 trackers.close()
-        return self._result(self.finished)
+        return self._result(self.completion())
 
     def _result(self, status: str) -> TrainResult:
         best = self.store.folder / "best.pth"
