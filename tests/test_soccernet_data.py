@@ -18,7 +18,8 @@ import pytest
 from hub_server import HubServer, Request, run_python
 
 from colab_utils.data.archives import CorruptArchiveError, UnsafeArchiveError, extract_zip
-from colab_utils.data.soccernet import download_task, verify_calibration_split
+from colab_utils.data.calibration import verify_calibration_split
+from colab_utils.data.soccernet import download_task
 
 REPO = "SoccerNet/SN-Calibration-2023"
 SAMPLE_CLASSES = (
@@ -32,7 +33,7 @@ SAMPLE_CLASSES = (
 PREPARE = """
 import json, sys
 from pathlib import Path
-from colab_utils.data.soccernet import prepare_calibration
+from colab_utils.data.calibration import prepare_calibration
 try:
     reports = prepare_calibration(Path(sys.argv[1]), sys.argv[2].split(","))
     print("RESULT " + json.dumps({split: len(report.pairs) for split, report in reports.items()}))

@@ -1,0 +1,1 @@
+"""Networks (plain torch modules) used by the tasks."""

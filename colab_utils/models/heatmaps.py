@@ -1,0 +1,88 @@
+"""Keypoint heatmaps with a background channel: targets, masked loss, sub-pixel decoding.
+
+Coordinates: a heatmap pixel (i, j) at stride s is centred on input pixel
+((j + 0.5) * s - 0.5, (i + 0.5) * s - 0.5); encoding and decoding use the same map, so
+the round trip has no bias. Targets are rendered on the fly on the model's device from
+the keypoint coordinates (57 x 2 numbers per image) instead of being shipped through the
+data loader as 57 full-size maps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def to_heatmap(xy: torch.Tensor, stride: int) -> torch.Tensor:
+    return (xy + 0.5) / stride - 0.5
+
+
+def from_heatmap(uv: torch.Tensor, stride: int) -> torch.Tensor:
+    return (uv + 0.5) * stride - 0.5
+
+
+def gaussian_targets(
+    keypoints: torch.Tensor, visible: torch.Tensor, size: tuple[int, int], stride: int, sigma: float
+) -> torch.Tensor:
+    """(B, K+1, H, W): a Gaussian (peak 1) per visible keypoint, background = 1 - their max."""
+    height, width = size
+    uv = to_heatmap(keypoints.float(), stride)
+    xs = torch.arange(width, device=keypoints.device, dtype=torch.float32)
+    ys = torch.arange(height, device=keypoints.device, dtype=torch.float32)
+    gx = torch.exp(-((xs[None, None, :] - uv[..., 0:1]) ** 2) / (2 * sigma**2))
+    gy = torch.exp(-((ys[None, None, :] - uv[..., 1:2]) ** 2) / (2 * sigma**2))
+    maps = gy[..., :, None] * gx[..., None, :] * visible[..., None, None].float()
+    background = 1.0 - maps.amax(dim=1, keepdim=True)
+    return torch.cat([maps, background], dim=1)
+
+
+class MaskedHeatmapLoss(nn.Module):
+    """MSE between predicted probabilities and Gaussian targets, over the trainable channels.
+
+    A keypoint channel whose presence could not be derived from the annotation (``trainable``
+    False) is left out of the loss rather than taught "nothing here".
+    """
+
+    def __init__(self, stride: int, sigma: float) -> None:
+        super().__init__()
+        self.stride = stride
+        self.sigma = sigma
+
+    def forward(self, log_probs: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
+        probs = log_probs.float().exp()
+        wanted = gaussian_targets(target["keypoints"], target["visible"], probs.shape[-2:], self.stride, self.sigma)
+        per_channel = ((probs - wanted) ** 2).mean(dim=(2, 3))
+        background = torch.ones_like(per_channel[:, :1])
+        mask = torch.cat([target["trainable"].float(), background], dim=1)
+        return (per_channel * mask).sum() / mask.sum()
+
+
+def decode(log_probs: torch.Tensor, stride: int, valid_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Peak of each keypoint channel inside the valid (unpadded) area, refined to sub-pixel.
+
+    Returns input-pixel coordinates (B, K, 2) and confidences (B, K) (the peak probability).
+    The refinement fits a parabola to the log-probability around the peak along x and y,
+    which is exact for a Gaussian peak.
+    """
+    height, width = valid_size
+    logp = log_probs[:, :-1, :height, :width].float()
+    batch, channels = logp.shape[:2]
+    flat = logp.reshape(batch, channels, -1)
+    peak, index = flat.max(dim=2)
+    iy, ix = index // width, index % width
+
+    def offset(center: torch.Tensor, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        curvature = before - 2 * center + after
+        shift = 0.5 * (before - after) / torch.where(curvature < -1e-6, curvature, torch.full_like(curvature, -1.0))
+        return torch.where(curvature < -1e-6, shift, torch.zeros_like(shift)).clamp(-0.5, 0.5)
+
+    def value(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
+        return flat.gather(2, (y * width + x).unsqueeze(2)).squeeze(2)
+
+    dx = offset(peak, value(iy, ix - 1), value(iy, ix + 1))
+    dy = offset(peak, value(iy - 1, ix), value(iy + 1, ix))
+    dx = torch.where((ix > 0) & (ix < width - 1), dx, torch.zeros_like(dx))
+    dy = torch.where((iy > 0) & (iy < height - 1), dy, torch.zeros_like(dy))
+    uv = torch.stack([ix.float() + dx, iy.float() + dy], dim=2)
+    return from_heatmap(uv, stride), peak.exp()

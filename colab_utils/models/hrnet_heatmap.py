@@ -1,0 +1,39 @@
+"""Sportlight's keypoint network: HRNet with every branch brought to stride 2.
+
+timm's HRNet (``features_only``) gives the stride-2 stem and the four branches at strides
+4-32. Each is upsampled to the stem's resolution, all are concatenated and a 1x1
+convolution predicts K keypoint channels plus one background channel; a log-softmax
+over channels makes every heatmap pixel a distribution over "which keypoint, or none".
+"""
+
+from __future__ import annotations
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class HRNetHeatmap(nn.Module):
+    """uint8 or float RGB images (B, 3, H, W), H and W divisible by 32 -> log-probabilities (B, K+1, H/2, W/2)."""
+
+    def __init__(self, backbone: str = "hrnet_w48", num_keypoints: int = 57, pretrained: bool = False) -> None:
+        super().__init__()
+        self.backbone = timm.create_model(backbone, pretrained=pretrained, features_only=True, feature_location="")
+        if self.backbone.feature_info.reduction()[0] != 2:
+            raise ValueError(f"{backbone} has no stride-2 stem feature; use an HRNet (hrnet_w18/w32/w48)")
+        self.head = nn.Conv2d(sum(self.backbone.feature_info.channels()), num_keypoints + 1, kernel_size=1)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images.float() - self.mean) / self.std
+        features = self.backbone(x)
+        size = features[0].shape[-2:]
+        upsampled = [features[0]] + [
+            F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features[1:]
+        ]
+        return F.log_softmax(self.head(torch.cat(upsampled, dim=1)), dim=1)
