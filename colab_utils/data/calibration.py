@@ -203,14 +203,50 @@ def _file_result(
         report.ignored_classes.update(detail)
 
 
+@dataclass(frozen=True)
+class VerifiedSplit:
+    """The usable image/JSON pairs of an extracted split, as verification found them."""
+
+    split_dir: Path
+    pairs: list[tuple[Path, Path]]
+    summary: str
+
+
+def _manifest_path(split_dir: Path) -> Path:
+    return split_dir.parent / f"{split_dir.name}.verified.json"
+
+
+def _write_manifest(report: CalibrationSplitReport) -> VerifiedSplit:
+    verified = VerifiedSplit(report.split_dir, report.pairs, report.summary())
+    content = {"summary": verified.summary, "pairs": [[p.name, a.name] for p, a in report.pairs]}
+    path = _manifest_path(report.split_dir)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(content))
+    os.replace(tmp, path)
+    return verified
+
+
+def load_verified_split(split_dir: Path) -> VerifiedSplit:
+    """The pairs verification kept, without reading every image again."""
+    path = _manifest_path(Path(split_dir))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{split_dir} has not been prepared: run the data step (colab_utils.prepare_data(cfg)) first."
+        )
+    content = json.loads(path.read_text())
+    pairs = [(split_dir / image, split_dir / annotation) for image, annotation in content["pairs"]]
+    return VerifiedSplit(Path(split_dir), pairs, content["summary"])
+
+
 def prepare_calibration(
     root: Path, splits: Sequence[str], zip_dir: Path | None = None, download: bool = True
-) -> dict[str, CalibrationSplitReport]:
+) -> dict[str, VerifiedSplit]:
     """Download (what is missing), extract to local disk and verify calibration-2023 splits.
 
     Extracted splits land in ``root/calibration-2023/<split>/``; zips are kept in ``zip_dir``
     (default ``root/zips``; pass a Drive folder to keep them across sessions, mind the 15 GB
-    quota). A second run downloads and extracts nothing and says so.
+    quota). A second run downloads and extracts nothing and says so; a split that needed no
+    extraction reuses its earlier verification.
     """
     root = Path(root)
     if _on_google_drive(root):
@@ -236,8 +272,12 @@ def prepare_calibration(
         extract = extract_zip(zip_path, root / CALIBRATION_TASK, split=split)
         extracted += extract.extracted
         print(extract.summary())
-        reports[split] = verify_calibration_split(extract.split_dir)
-        print(reports[split].summary())
+        if extract.extracted == 0 and _manifest_path(extract.split_dir).exists():
+            reports[split] = load_verified_split(extract.split_dir)
+            print(f"{reports[split].summary} (verified on an earlier run)")
+        else:
+            reports[split] = _write_manifest(verify_calibration_split(extract.split_dir))
+            print(reports[split].summary)
     if not downloaded and not extracted:
         print("Everything was already in place: nothing downloaded, nothing extracted.")
     return reports

@@ -50,14 +50,18 @@ class MaskedHeatmapLoss(nn.Module):
 
     def forward(self, log_probs: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
         probs = log_probs.float().exp()
-        wanted = gaussian_targets(target["keypoints"], target["visible"], probs.shape[-2:], self.stride, self.sigma)
+        wanted = gaussian_targets(
+            target["keypoints"], target["visible"], probs.shape[-2:], self.stride, self.sigma
+        )
         per_channel = ((probs - wanted) ** 2).mean(dim=(2, 3))
         background = torch.ones_like(per_channel[:, :1])
         mask = torch.cat([target["trainable"].float(), background], dim=1)
         return (per_channel * mask).sum() / mask.sum()
 
 
-def decode(log_probs: torch.Tensor, stride: int, valid_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(
+    log_probs: torch.Tensor, stride: int, valid_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Peak of each keypoint channel inside the valid (unpadded) area, refined to sub-pixel.
 
     Returns input-pixel coordinates (B, K, 2) and confidences (B, K) (the peak probability).
@@ -73,7 +77,11 @@ def decode(log_probs: torch.Tensor, stride: int, valid_size: tuple[int, int]) ->
 
     def offset(center: torch.Tensor, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         curvature = before - 2 * center + after
-        shift = 0.5 * (before - after) / torch.where(curvature < -1e-6, curvature, torch.full_like(curvature, -1.0))
+        shift = (
+            0.5
+            * (before - after)
+            / torch.where(curvature < -1e-6, curvature, torch.full_like(curvature, -1.0))
+        )
         return torch.where(curvature < -1e-6, shift, torch.zeros_like(shift)).clamp(-0.5, 0.5)
 
     def value(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

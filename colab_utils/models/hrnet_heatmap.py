@@ -20,9 +20,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class HRNetHeatmap(nn.Module):
     """uint8 or float RGB images (B, 3, H, W), H and W divisible by 32 -> log-probabilities (B, K+1, H/2, W/2)."""
 
-    def __init__(self, backbone: str = "hrnet_w48", num_keypoints: int = 57, pretrained: bool = False) -> None:
+    def __init__(
+        self, backbone: str = "hrnet_w48", num_keypoints: int = 57, pretrained: bool = False
+    ) -> None:
         super().__init__()
-        self.backbone = timm.create_model(backbone, pretrained=pretrained, features_only=True, feature_location="")
+        self.backbone = timm.create_model(
+            backbone, pretrained=pretrained, features_only=True, feature_location=""
+        )
         if self.backbone.feature_info.reduction()[0] != 2:
             raise ValueError(f"{backbone} has no stride-2 stem feature; use an HRNet (hrnet_w18/w32/w48)")
         self.head = nn.Conv2d(sum(self.backbone.feature_info.channels()), num_keypoints + 1, kernel_size=1)

@@ -44,7 +44,7 @@ def _main(rng: np.random.Generator, high: bool) -> tuple[np.ndarray, np.ndarray,
 
 def _behind_goal(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
     side = rng.choice([-1.0, 1.0])
-    position = np.array([side * (P.HALF_L + rng.uniform(6, 25)), rng.uniform(-12, 12), -rng.uniform(5, 14)])
+    position = np.array([side * (P.HALF_L + rng.uniform(6, 25)), rng.uniform(-12, 12), -rng.uniform(6, 22)])
     target = np.array([side * rng.uniform(20, 42), rng.uniform(-12, 12), 0.0])
     return position, target, rng.uniform(40, 70)
 
