@@ -18,7 +18,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class HRNetHeatmap(nn.Module):
-    """uint8 or float RGB images (B, 3, H, W), H and W divisible by 32 -> log-probabilities (B, K+1, H/2, W/2)."""
+    """RGB images (B, 3, H, W), uint8 or float, sides divisible by 32 -> log-probabilities
+    (B, K+1, H/2, W/2)."""
 
     def __init__(
         self, backbone: str = "hrnet_w48", num_keypoints: int = 57, pretrained: bool = False
