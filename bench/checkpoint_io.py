@@ -44,7 +44,9 @@ def build_state() -> tuple[dict, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--folder", type=Path, default=None, help="where to write (default: a temp folder)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--period-minutes", type=float, default=10.0)
@@ -64,8 +66,8 @@ def main() -> None:
     save_s, load_s = statistics.median(saves), statistics.median(loads)
     print(f"parameters                 {n_params / 1e6:.1f} M")
     print(f"checkpoint size            {size_mb:.0f} MB (weights + Adam moments + RNG + config)")
-    print(f"save (write+fsync+rename)  {save_s:.2f} s  (median of {args.repeats}: {[round(s, 2) for s in saves]})")
-    print(f"load (verify sha256+load)  {load_s:.2f} s  (median of {args.repeats}: {[round(s, 2) for s in loads]})")
+    print(f"save (write+fsync+rename)  {save_s:.2f} s  (median of {[round(s, 2) for s in saves]})")
+    print(f"load (verify sha256+load)  {load_s:.2f} s  (median of {[round(s, 2) for s in loads]})")
     overhead = save_s / (args.period_minutes * 60) * 100
     print(f"overhead at one checkpoint every {args.period_minutes:g} min: {overhead:.2f} % of training time")
 

@@ -31,6 +31,7 @@ from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.display import EpochBar, LiveCurves
 from colab_utils.engine.distributed import Distributed, init_distributed
+from colab_utils.engine.estimate import estimate
 from colab_utils.engine.history import History
 from colab_utils.engine.interrupt import DeferredInterrupt
 from colab_utils.engine.model import TrainModel
@@ -122,7 +123,8 @@ class Trainer:
         self.clock = session_clock(cfg, clock)
         self.run_dir = Path(cfg.run.dir)
         self.task = get_task(cfg.task)
-        self.precision, note = resolve_precision(cfg.train.amp, self.device, gpu or rt.detect_gpu())
+        self.gpu = gpu or rt.detect_gpu()
+        self.precision, note = resolve_precision(cfg.train.amp, self.device, self.gpu)
         if note and self.dist.is_main:
             print(note)
 
@@ -135,6 +137,7 @@ class Trainer:
 
         train_set, val_set = self.task.datasets(cfg)
         train_set.seed = int(cfg.seed)
+        self.sizes = (len(train_set), len(val_set) if val_set is not None else 0)
         self.sampler = ResumableBatchSampler(
             self.task.batch_plan(cfg, train_set), self.dist.rank, self.dist.world_size
         )
@@ -252,6 +255,14 @@ class Trainer:
 
     # ----------------------------------------------------------------- the loop
 
+    def _print_estimate(self) -> None:
+        """Before a GPU run: expected time per epoch and Colab sessions for the whole recipe."""
+        if self.gpu is None or self.device.type != "cuda":
+            return
+        batch = next(iter(self.train_loader))
+        found = estimate(self.task, self.cfg, batch, len(batch[0]), *self.sizes, self.gpu)
+        print(found.text(self.gpu) if found else f"No time estimate: peak FLOP/s of {self.gpu.name} unknown.")
+
     def _lr(self) -> float:
         return self.model.optimizer.param_groups[0]["lr"]
 
@@ -344,6 +355,7 @@ class Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg, resolve=True))
+            self._print_estimate()
         logging = self.cfg.logging
         bar = EpochBar(enabled=logging.progress and self.dist.is_main)
         curves = LiveCurves(

@@ -1,0 +1,23 @@
+# Two commands for a fresh Linux machine with Python >= 3.10 (and its venv module):
+#   make demo   set everything up, then train the headline model on synthetic data, get
+#               killed like a Colab runtime, resume from the checkpoint, export the weights
+#   make test   set everything up, then run the linter and the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m colab_utils demo
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest

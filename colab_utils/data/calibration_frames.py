@@ -1,0 +1,118 @@
+"""Calibration frames as training samples: image + keypoint targets, augmented per sample.
+
+Each sample is read from an image/JSON pair, its annotation relabelled consistently for
+behind-the-goal views, turned into keypoint targets the way Sportlight derives them, then
+resized, augmented (colour, noise, blur, horizontal flip with label mirroring) and padded
+to the backbone's multiple by an albumentations pipeline seeded from (seed, epoch, index).
+
+A sample is small on purpose: the image as uint8 and the keypoints as coordinates. The
+Gaussian heatmaps are rendered on the GPU by the loss, instead of shipping 57 full-size
+maps per image through the loader's shared memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+
+from colab_utils.engine.sampling import SampleDataset
+from colab_utils.geometry.keypoints import FLIP_57
+from colab_utils.geometry.targets import canonical_side, keypoints_from_annotation
+
+OUTSIDE = -10_000.0  # stands in for unknown keypoints inside albumentations (which has no NaN)
+
+
+def subset_flip(keypoints: Sequence[int]) -> np.ndarray:
+    """The horizontal-flip permutation restricted to a subset of the 57 keypoints."""
+    position = {k: i for i, k in enumerate(keypoints)}
+    return np.array([position[int(FLIP_57[k])] for k in keypoints])
+
+
+def augmentations(input_size: Sequence[int], padded_size: Sequence[int], train: bool) -> A.Compose:
+    """Resize to the profile's input size, augment (train only), pad bottom/right."""
+    width, height = (int(v) for v in input_size)
+    padded_w, padded_h = (int(v) for v in padded_size)
+    steps: list = [A.Resize(height=height, width=width, interpolation=cv2.INTER_AREA)]
+    if train:
+        steps += [
+            A.HorizontalFlip(p=0.5),
+            A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8),
+            A.OneOf([A.GaussNoise(std_range=(0.02, 0.08)), A.ISONoise()], p=0.3),
+            A.OneOf([A.MotionBlur(blur_limit=5), A.GaussianBlur(blur_limit=(3, 5))], p=0.2),
+            A.ImageCompression(quality_range=(50, 95), p=0.3),
+        ]
+    steps.append(
+        A.PadIfNeeded(
+            min_height=padded_h, min_width=padded_w, position="top_left", border_mode=cv2.BORDER_CONSTANT
+        )
+    )
+    return A.Compose(
+        steps,
+        keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+        save_applied_params=True,
+    )
+
+
+class CalibrationFrames(SampleDataset):
+    """(image uint8 (3, H, W), target dict) for a set of SoccerNet calibration frames."""
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Path, Path]],
+        input_size: Sequence[int],
+        padded_size: Sequence[int],
+        train: bool,
+        keypoints: Sequence[int] = tuple(range(57)),
+        margin_px: float = 6.0,
+    ) -> None:
+        self.pairs = list(pairs)
+        self.keypoints = np.asarray(keypoints)
+        self.flip = subset_flip(keypoints)
+        self.margin_px = margin_px
+        self.input_size = tuple(int(v) for v in input_size)
+        self.transform = augmentations(input_size, padded_size, train)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def annotation(self, index: int) -> dict:
+        """The frame's annotation exactly as stored (for the official metric)."""
+        return json.loads(Path(self.pairs[index][1]).read_text())
+
+    def image(self, index: int) -> np.ndarray:
+        """The frame as RGB uint8 at its stored size."""
+        bgr = cv2.imread(str(self.pairs[index][0]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise OSError(f"cannot read {self.pairs[index][0]}: re-run the data step to verify the split")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def get(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        image = self.image(index)
+        height, width = image.shape[:2]
+        targets = keypoints_from_annotation(
+            canonical_side(self.annotation(index), width, height), width, height, self.margin_px
+        )
+        known = np.isfinite(targets.xy).all(axis=1)[self.keypoints]
+        xy = np.where(known[:, None], targets.xy[self.keypoints], OUTSIDE)
+        self.transform.set_random_seed(int(rng.integers(2**31)))
+        out = self.transform(image=image, keypoints=xy)
+        moved = np.asarray(out["keypoints"], dtype=np.float32)[:, :2]
+        visible = targets.visible[self.keypoints].copy()
+        trainable = targets.mask[self.keypoints].copy()
+        if any(name == "HorizontalFlip" for name, _ in out["applied_transforms"]):
+            moved, visible, trainable = moved[self.flip], visible[self.flip], trainable[self.flip]
+        scale = np.array([width / self.input_size[0], height / self.input_size[1]], dtype=np.float32)
+        return torch.from_numpy(out["image"]).permute(2, 0, 1).contiguous(), {
+            "keypoints": torch.from_numpy(moved),
+            "visible": torch.from_numpy(visible),
+            "trainable": torch.from_numpy(trainable),
+            "scale": torch.from_numpy(scale),
+            "frame_size": torch.tensor([width, height], dtype=torch.float32),
+            "index": torch.tensor(index),
+        }

@@ -1,0 +1,124 @@
+"""argus metrics for keypoint calibration models: PCK and SoccerNet's official score.
+
+Both work in the frame's own pixels (the loader resizes; predictions are scaled back), so
+numbers do not change with the profile's input size. The official score calibrates a
+camera from each frame's predicted keypoints and scores it against the frame's original
+annotation at 960x540, as SoccerNet's evaluator does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from argus.engine import State
+from argus.metrics import Metric
+
+from colab_utils.geometry.calibrate import camera_from_keypoints
+from colab_utils.geometry.metric import EVAL_HEIGHT, EVAL_WIDTH, CalibrationMetric, pck
+
+
+def frame_predictions(
+    step_output: dict, min_confidence: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(predicted xy, confidence, true xy, visible, index) per frame, in frame pixels; xy NaN when unsure."""
+    prediction, target = step_output["prediction"], step_output["target"]
+    scale = target["scale"][:, None, :].float()
+    xy = (prediction["xy"].float() * scale).cpu().numpy()
+    confidence = prediction["confidence"].float().cpu().numpy()
+    xy[confidence < min_confidence] = np.nan
+    true_xy = (target["keypoints"].float() * scale).cpu().numpy()
+    return xy, confidence, true_xy, target["visible"].cpu().numpy(), target["index"].cpu().numpy()
+
+
+class KeypointPCK(Metric):
+    """Share of visible keypoints predicted within t pixels (a missing prediction is a miss)."""
+
+    name = "pck"
+    better = "max"
+
+    def __init__(self, thresholds: Sequence[float] = (5, 10), min_confidence: float = 0.5) -> None:
+        super().__init__()
+        self.thresholds = tuple(thresholds)
+        self.min_confidence = min_confidence
+        self.reset()
+
+    def reset(self) -> None:
+        self.pred: list[np.ndarray] = []
+        self.true: list[np.ndarray] = []
+        self.visible: list[np.ndarray] = []
+
+    def update(self, step_output: dict) -> None:
+        xy, _, true_xy, visible, _ = frame_predictions(step_output, self.min_confidence)
+        self.pred.append(xy)
+        self.true.append(true_xy)
+        self.visible.append(visible)
+
+    def compute(self) -> dict[float, float]:
+        pred, true, visible = (np.concatenate(a) for a in (self.pred, self.true, self.visible))
+        return pck(pred.reshape(-1, 2), true.reshape(-1, 2), visible.reshape(-1), self.thresholds)
+
+    def epoch_complete(self, state: State) -> None:
+        prefix = f"{state.phase}_" if state.phase else ""
+        for threshold, value in self.compute().items():
+            state.metrics[f"{prefix}pck@{threshold:g}"] = float(value)
+
+
+class CalibrationScore(Metric):
+    """SoccerNet's calibration metric of cameras calibrated from the predicted keypoints.
+
+    Reports ``acc@5``, ``acc@10``, ``acc@20``, ``completeness`` and ``score``
+    (completeness x acc@5, the challenge's final score).
+    """
+
+    name = "score"
+    better = "max"
+
+    def __init__(
+        self, annotations: Sequence[Path], keypoints: Sequence[int], min_confidence: float = 0.5
+    ) -> None:
+        super().__init__()
+        self.annotations = list(annotations)
+        self.keypoints = np.asarray(keypoints)
+        self.min_confidence = min_confidence
+        self.reset()
+
+    def reset(self) -> None:
+        self.metric = CalibrationMetric()
+
+    def update(self, step_output: dict) -> None:
+        xy, confidence, _, _, indices = frame_predictions(step_output, self.min_confidence)
+        sizes = step_output["target"]["frame_size"].cpu().numpy()
+        for frame_xy, frame_conf, size, index in zip(xy, confidence, sizes, indices, strict=True):
+            to_eval = (np.array([EVAL_WIDTH, EVAL_HEIGHT]) - 1) / (size - 1)  # SoccerNet scales by size - 1
+            camera = self.calibrate(frame_xy * to_eval, frame_conf)
+            self.metric.update(camera, json.loads(Path(self.annotations[int(index)]).read_text()))
+
+    def calibrate(self, xy: np.ndarray, confidence: np.ndarray):
+        """A camera at 960x540 from this model's keypoints (placed into the 57-point layout)."""
+        full = np.full((57, 2), np.nan)
+        full_conf = np.zeros(57)
+        full[self.keypoints] = xy
+        full_conf[self.keypoints] = confidence
+        return camera_from_keypoints(
+            full, full_conf, EVAL_WIDTH, EVAL_HEIGHT, min_confidence=self.min_confidence
+        )
+
+    def compute(self) -> dict[str, float]:
+        result = self.metric.compute()
+        return {
+            "acc@5": result["acc@5"],
+            "acc@10": result["acc@10"],
+            "acc@20": result["acc@20"],
+            "completeness": result["completeness"],
+            "score": result["final_score"],
+        }
+
+    def epoch_complete(self, state: State) -> None:
+        prefix = f"{state.phase}_" if state.phase else ""
+        with torch.no_grad():
+            for key, value in self.compute().items():
+                state.metrics[f"{prefix}{key}"] = float(value)

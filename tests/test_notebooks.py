@@ -1,0 +1,115 @@
+"""Every notebook in notebooks/: the eight steps, no outputs, runs headless, resumes after a kill.
+
+The notebooks are executed for real with papermill on the smoke profile, in a kernel of this
+environment; "killed" means SIGKILL to papermill and its kernel at once, the way a Colab
+runtime disappears, after the first mid-epoch checkpoint reached "Drive".
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from colab_utils import repository
+from colab_utils.engine.checkpoint import CheckpointStore
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+STEPS = ("Install", "Parameters", "Setup", "Config", "Data", "Train", "Evaluate", "Export")
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def parameters(notebook: nbformat.NotebookNode) -> dict:
+    (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in ast.parse(cell.source).body
+        if isinstance(node, ast.Assign)
+    }
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ is empty"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_the_eight_steps_in_order_and_no_outputs(path):
+    notebook = read(path)
+    headings = [
+        line[3:].split(". ", 1)
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("## ")
+    ]
+    assert [(n, s) for n, s in headings] == [(str(i), step) for i, step in enumerate(STEPS, 1)]
+    assert not [c for c in notebook.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    params = parameters(notebook)
+    assert {"MODEL", "PROFILE", "RUN_NAME", "TIME_BUDGET_H", "SMOKE"} <= params.keys()
+    assert params["MODEL"] == path.stem and params["SMOKE"] is False
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_installs_from_and_links_to_the_one_repository(path):
+    text = path.read_text()
+    assert repository.PIP_SOURCE in text
+    assert repository.colab_url(f"notebooks/{path.name}") in text
+
+
+def papermill(path: Path, out: Path, workdir: Path, env: dict) -> subprocess.Popen:
+    command = [sys.executable, "-m", "papermill", str(path), str(out), "-p", "SMOKE", "True"]
+    command += ["-p", "RUN_NAME", "nbtest", "--cwd", str(workdir), "--log-output", "--no-progress-bar"]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+
+
+def outputs(notebook_path: Path) -> str:
+    notebook = read(notebook_path)
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", "") + str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_headless_and_resumes_after_being_killed(path, tmp_path):
+    model = parameters(read(path))["MODEL"]
+    drive, workdir = tmp_path / "drive", tmp_path / "work"
+    workdir.mkdir()
+    env = {
+        **os.environ,
+        "COLAB_UTILS_DRIVE": str(drive),
+        "COLAB_UTILS_DATA": str(tmp_path / "data"),
+        "PYTHONPATH": str(REPO),
+    }
+    store = CheckpointStore(drive / "colab_utils" / model / "nbtest" / "checkpoints")
+
+    first = papermill(path, tmp_path / "first.ipynb", workdir, env)
+    deadline = time.monotonic() + 600
+    while not store.step_files() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.step_files(), f"no checkpoint appeared; papermill said:\n{first.communicate()[0][-3000:]}"
+    os.killpg(first.pid, signal.SIGKILL)  # the runtime vanishes: papermill and the kernel, no cleanup
+    first.wait()
+    killed_at = [p.name for p in store.step_files()]
+
+    second = papermill(path, tmp_path / "second.ipynb", workdir, env)
+    log, _ = second.communicate(timeout=900)
+    assert second.returncode == 0, log[-4000:]
+    text = outputs(tmp_path / "second.ipynb")
+    assert f"Resuming from {killed_at[0]}" in text  # it did not start over
+    assert (workdir / "exported" / f"{model}-nbtest.pth").is_file()

@@ -1,0 +1,180 @@
+"""The headline model: config, network, samples, loss, decoding, metrics, estimate, overfitting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from colab_utils.config import load_config
+from colab_utils.engine.estimate import estimate
+from colab_utils.engine.trainer import train
+from colab_utils.geometry.keypoints import FLIP_57
+from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
+from colab_utils.models.hrnet_heatmap import HRNetHeatmap
+from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.runtime import GPU
+from colab_utils.tasks import get_task
+
+MODEL = "sportlight_hrnet57"
+SMALL_DATA = ["data.source=synthetic", "data.synthetic_frames.train=8", "data.synthetic_frames.valid=4"]
+
+
+@pytest.fixture
+def prepared(folders):
+    """``prepared(*overrides, profile=...)``: a config whose synthetic frames are generated and verified."""
+
+    def make(*overrides: str, profile: str = "t4"):
+        cfg = load_config(MODEL, profile, [*SMALL_DATA, *overrides], verbose=False)
+        prepare_data(cfg)
+        return cfg
+
+    return make
+
+
+def test_t4_profile_reports_what_it_patched(folders, capsys):
+    load_config(MODEL, "t4")
+    out = capsys.readouterr().out
+    for line in (
+        "train.batch_size  8 -> 4  (profile t4)",
+        "train.accumulate  1 -> 2  (profile t4)",
+        "data.input_size  960x540 -> 720x405  (profile t4)",
+        "derived.padded_size  960x544 -> 736x416  (derived)",
+        "derived.heatmap_size  480x270 -> 360x203  (derived)",
+        "train.amp  bf16 -> fp16  (profile t4)",
+    ):
+        assert line in out
+    assert load_config(MODEL, "t4", verbose=False).derived.effective_batch_size == 8  # the recipe's batch
+
+
+def test_the_network_fits_a_padded_720x405_frame_and_has_the_published_size():
+    with torch.device("meta"):
+        full = HRNetHeatmap("hrnet_w48")
+    assert 65e6 < sum(p.numel() for p in full.parameters()) < 66e6  # HRNet-W48 + the 1x1 head
+    small = HRNetHeatmap("hrnet_w18_small").eval()
+    with torch.no_grad():
+        log_probs = small(torch.zeros(1, 3, 416, 736, dtype=torch.uint8))
+    assert log_probs.shape == (1, 58, 208, 368)
+    assert torch.allclose(log_probs.exp().sum(dim=1), torch.ones(1, 208, 368), atol=1e-5)
+
+
+def test_decoding_recovers_subpixel_positions_and_respects_the_padding():
+    keypoints = torch.tensor([[[100.3, 50.7], [10.0, 20.25], [700.0, 300.0]]])
+    maps = gaussian_targets(keypoints, torch.tensor([[True, True, True]]), (208, 368), stride=2, sigma=3.0)
+    log_probs = torch.log(maps.clamp_min(1e-6) / maps.sum(dim=1, keepdim=True))
+    xy, confidence = decode(log_probs, stride=2, valid_size=(203, 360))
+    assert torch.allclose(xy[0, :2], keypoints[0, :2], atol=1e-3)
+    assert confidence[0, :2].min() > 0.99
+    assert xy[0, 2, 0] <= 2 * 360  # a peak in the padding is never reported beyond the image
+
+
+def test_the_loss_leaves_untrainable_channels_out():
+    torch.manual_seed(0)
+    log_probs = torch.randn(2, 4, 16, 16).log_softmax(dim=1)
+    target = {
+        "keypoints": torch.rand(2, 3, 2) * 30,
+        "visible": torch.ones(2, 3, dtype=torch.bool),
+        "trainable": torch.tensor([[True, True, False], [True, False, False]]),
+    }
+    loss = MaskedHeatmapLoss(stride=2, sigma=2.0)
+    changed = log_probs.clone()
+    changed[0, 2] = 5.0  # an untrainable channel: any prediction there is fine
+    changed[1, 1:3] = -5.0
+    assert torch.isclose(loss(log_probs, target), loss(changed, target))
+    changed[0, 0] += 1.0  # a trainable channel counts
+    assert not torch.isclose(loss(log_probs, target), loss(changed, target))
+
+
+def test_a_sample_is_the_padded_frame_with_keypoints_on_the_markings(prepared):
+    cfg = prepared()
+    _, val = get_task(MODEL).datasets(cfg)
+    image, target = val[(-1, 0)]
+    assert image.dtype == torch.uint8 and image.shape == (3, 416, 736)
+    assert image[:, 405:, :].eq(0).all() and image[:, :, 720:].eq(0).all()  # bottom/right padding
+    assert target["scale"].tolist() == pytest.approx([960 / 720, 540 / 405])
+    visible = target["visible"].numpy()
+    assert visible.sum() >= 4
+    gray = image.float().mean(dim=0).numpy()
+    x, y = np.round(target["keypoints"].numpy()[visible]).astype(int).T
+    on_markings = gray[y.clip(0, 404), x.clip(0, 719)]
+    assert np.median(on_markings) > np.median(gray[:405, :720]) + 40  # white lines, not grass
+
+
+def test_a_flipped_sample_renames_its_keypoints(prepared):
+    cfg = prepared("data.val_split=train")
+    train_set, plain = get_task(MODEL).datasets(cfg)
+    reference = plain[(-1, 0)][1]
+    for epoch in range(20):
+        sample = train_set[(epoch, 0)][1]
+        if not torch.allclose(sample["keypoints"], reference["keypoints"]):
+            break
+    else:
+        pytest.fail("no flipped sample in 20 epochs")
+    visible = reference["visible"].numpy()
+    flip = torch.as_tensor(FLIP_57)
+    assert torch.equal(sample["visible"], reference["visible"][flip])
+    mirrored = reference["keypoints"][flip].clone()
+    mirrored[:, 0] = 720 - 1 - mirrored[:, 0]
+    shown = visible[FLIP_57]
+    assert torch.allclose(sample["keypoints"][shown], mirrored[shown], atol=1e-3)
+
+
+def test_metrics_of_perfect_predictions(prepared):
+    cfg = prepared()
+    task = get_task(MODEL)
+    _, val = task.datasets(cfg)
+    pck, score = task.metrics(cfg)
+    for metric in (pck, score):
+        metric.reset()
+    for index in range(len(val)):
+        _, target = val[(-1, index)]
+        batch_target = {k: v[None] for k, v in target.items()}
+        sure = batch_target["visible"].float()  # a perfect network is unsure where nothing is visible
+        step = {"prediction": {"xy": batch_target["keypoints"], "confidence": sure}, "target": batch_target}
+        pck.update(step)
+        score.update(step)
+    assert pck.compute() == {5.0: 1.0, 10.0: 1.0}
+    result = score.compute()
+    assert result["completeness"] == 1.0 and result["acc@5"] >= 0.9 and result["score"] >= 0.9
+
+
+def test_the_time_estimate_counts_the_real_network(prepared):
+    cfg = prepared()
+    task = get_task(MODEL)
+    train_set, _ = task.datasets(cfg)
+    batch = torch.utils.data.default_collate([train_set[(0, i)] for i in range(2)])
+    found = estimate(task, cfg, batch, 2, 16_463, 3_212, GPU("Tesla T4", 15.0, (7, 5)))
+    assert 550e9 < found.flops_per_sample < 700e9  # HRNet-W48 at 736x416, forward + backward
+    assert 10 < found.seconds_per_epoch / 60 < 40 and found.sessions >= 4
+    assert "Colab session" in found.text(GPU("Tesla T4", 15.0, (7, 5)))
+
+
+def test_evaluate_reports_metrics_and_draws_a_picture(prepared):
+    cfg = prepared("data.num_workers=0", "logging.progress=false", "train.max_steps=2", profile="smoke")
+    train(cfg)
+    report = evaluate(cfg)
+    assert {"val_loss", "val_pck@5", "val_acc@5", "val_completeness", "val_score"} <= report.metrics.keys()
+    assert report.figure is not None and report.figure.axes
+
+
+@pytest.mark.slow
+def test_the_smoke_model_overfits_eight_frames(prepared):
+    cfg = prepared(
+        "data.val_split=train",
+        "data.augment=false",
+        "data.num_workers=0",
+        "logging.progress=false",
+        "train.batch_size=4",
+        "train.epochs=150",
+        "train.val_every_epochs=150",
+        "train.optimizer.lr=2e-3",
+        "train.scheduler.name=cosine",
+        "train.scheduler.min_lr=1e-5",
+        "train.early_stopping_patience=null",
+        "train.monitor=val_pck@5",
+        "checkpoint.every_steps=null",
+        profile="smoke",
+    )
+    result = train(cfg)
+    assert result.status == "finished"
+    assert result.best_metric >= 0.9  # PCK at 5 px of the 960x540 frame, on the 8 training frames
