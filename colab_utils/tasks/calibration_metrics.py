@@ -17,6 +17,7 @@ import torch
 from argus.engine import State
 from argus.metrics import Metric
 
+from colab_utils.data.calibration_frames import to_frame_pixels
 from colab_utils.geometry.calibrate import camera_from_keypoints
 from colab_utils.geometry.metric import EVAL_HEIGHT, EVAL_WIDTH, CalibrationMetric, pck
 
@@ -27,10 +28,10 @@ def frame_predictions(
     """(predicted xy, confidence, true xy, visible, index) per frame, in frame pixels; xy NaN when unsure."""
     prediction, target = step_output["prediction"], step_output["target"]
     scale = target["scale"][:, None, :].float()
-    xy = (prediction["xy"].float() * scale).cpu().numpy()
+    xy = to_frame_pixels(prediction["xy"].float(), scale).cpu().numpy()
     confidence = prediction["confidence"].float().cpu().numpy()
     xy[confidence < min_confidence] = np.nan
-    true_xy = (target["keypoints"].float() * scale).cpu().numpy()
+    true_xy = to_frame_pixels(target["keypoints"].float(), scale).cpu().numpy()
     return xy, confidence, true_xy, target["visible"].cpu().numpy(), target["index"].cpu().numpy()
 
 

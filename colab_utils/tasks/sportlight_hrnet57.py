@@ -7,6 +7,7 @@ official metric. Everything specific to this model is here and in its YAML.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from argus.utils import deep_to
 from omegaconf import DictConfig
 
 from colab_utils.data import calibration_source
-from colab_utils.data.calibration_frames import CalibrationFrames
+from colab_utils.data.calibration_frames import CalibrationFrames, to_frame_pixels
 from colab_utils.engine.model import TrainModel
 from colab_utils.geometry.keypoints import NAMES_57, WORLD_57
 from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode
@@ -29,12 +30,13 @@ from colab_utils.tasks.calibration_picture import calibration_picture
 class HeatmapDecoder:
     """argus prediction transform: log-probability maps -> keypoints and confidences."""
 
-    def __init__(self, stride: int, valid_size: Sequence[int]) -> None:
+    def __init__(self, stride: int, valid_size: Sequence[int], sigma: float) -> None:
         self.stride = stride
         self.valid_size = (int(valid_size[1]), int(valid_size[0]))  # config is [W, H]
+        self.radius = math.ceil(2.5 * sigma)
 
     def __call__(self, log_probs: torch.Tensor) -> dict[str, torch.Tensor]:
-        xy, confidence = decode(log_probs, self.stride, self.valid_size)
+        xy, confidence = decode(log_probs, self.stride, self.valid_size, self.radius)
         return {"xy": xy, "confidence": confidence}
 
 
@@ -70,7 +72,11 @@ class SportlightHRNet57(Task):
                 "sigma": float(cfg.model.sigma),
                 "ce_weight": float(cfg.model.ce_weight),
             },
-            "prediction_transform": {"stride": stride, "valid_size": list(cfg.derived.heatmap_size)},
+            "prediction_transform": {
+                "stride": stride,
+                "valid_size": list(cfg.derived.heatmap_size),
+                "sigma": float(cfg.model.sigma),
+            },
         }
 
     def frames(self, cfg: DictConfig, split: str, train: bool) -> CalibrationFrames:
@@ -102,8 +108,7 @@ class SportlightHRNet57(Task):
         index = int(cfg.eval.picture_frame) % len(dataset)
         images, target = loader.collate_fn([dataset[index]])
         prediction = model.predict(images)
-        scale = target["scale"][0].numpy()
-        xy = prediction["xy"][0].float().cpu().numpy() * scale
+        xy = to_frame_pixels(prediction["xy"][0].float().cpu(), target["scale"][0]).numpy()
         confidence = prediction["confidence"][0].float().cpu().numpy()
         figure = calibration_picture(
             dataset.image(index), xy, confidence, self.keypoints, float(cfg.model.min_confidence)
