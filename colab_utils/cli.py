@@ -85,6 +85,10 @@ def demo(model: str, overrides: list[str], config_dir: str | None) -> int:
     print("\n== 4/4 evaluate and export the best weights ==")
     evaluate(cfg)
     export(cfg)
+    print(
+        "\nThe smoke model trained for seconds on a few synthetic frames: its numbers show the "
+        "mechanics, not a useful model. Train for real in the notebook (profile t4 on a Colab GPU)."
+    )
     return 0
 
 

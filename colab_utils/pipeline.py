@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader
 
 from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.precision import resolve_precision
+from colab_utils.engine.trainer import make_val_loader
 from colab_utils.tasks import EvalReport, get_task
 
 
@@ -45,14 +45,7 @@ def evaluate(cfg: DictConfig) -> EvalReport:
     _, val_set = task.datasets(cfg)
     if val_set is None:
         raise ValueError(f"{cfg.run.model} has no validation set to evaluate on.")
-    val_set.seed = int(cfg.seed)
-    loader = DataLoader(
-        val_set,
-        batch_size=int(cfg.train.batch_size),
-        num_workers=int(cfg.data.num_workers),
-        collate_fn=task.collate_fn(),
-    )
-    report = task.evaluate(cfg, model, loader)
+    report = task.evaluate(cfg, model, make_val_loader(task, val_set, cfg))
     print(f"{cfg.run.model}, weights from {source}:")
     print(report.table())
     return report

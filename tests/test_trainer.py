@@ -181,3 +181,8 @@ def test_raising_the_epoch_count_continues_a_finished_run(toy_config):
     train(toy_config(*FAST, "train.epochs=1"))
     result = train(toy_config(*FAST, "train.epochs=2"))
     assert result.status == "finished" and result.epochs_done == 2 and result.resumed_from is not None
+
+
+def test_a_mistyped_monitor_names_the_metrics_the_model_reports(toy_config):
+    with pytest.raises(ValueError, match=r"train\.monitor='val_acuracy' is not a metric.*val_accuracy"):
+        train(toy_config(*FAST, "train.monitor=val_acuracy"))

@@ -113,6 +113,18 @@ def make_loader(
     )
 
 
+def make_val_loader(task: Task, dataset: Any, cfg: DictConfig) -> DataLoader:
+    """Validation batches in a fixed order, with the same batch size and workers as training."""
+    dataset.seed = int(cfg.seed)
+    return DataLoader(
+        dataset,
+        batch_size=int(cfg.train.batch_size),
+        num_workers=int(cfg.data.num_workers),
+        collate_fn=task.collate_fn(),
+        generator=torch.Generator().manual_seed(int(cfg.seed)),
+    )
+
+
 class Trainer:
     """One training run: built from a config, resumed from its run folder, then ``run()``."""
 
@@ -137,6 +149,8 @@ class Trainer:
 
         train_set, val_set = self.task.datasets(cfg)
         train_set.seed = int(cfg.seed)
+        self.train_set = train_set
+        self.has_validation = val_set is not None
         self.sizes = (len(train_set), len(val_set) if val_set is not None else 0)
         self.sampler = ResumableBatchSampler(
             self.task.batch_plan(cfg, train_set), self.dist.rank, self.dist.world_size
@@ -144,14 +158,7 @@ class Trainer:
         self.train_loader = make_loader(self.task, train_set, self.sampler, cfg, self.device)
         self.val_loader = None
         if val_set is not None and self.dist.is_main:
-            val_set.seed = int(cfg.seed)
-            self.val_loader = DataLoader(
-                val_set,
-                batch_size=int(cfg.train.batch_size),
-                num_workers=int(cfg.data.num_workers),
-                collate_fn=self.task.collate_fn(),
-                generator=torch.Generator().manual_seed(int(cfg.seed)),
-            )
+            self.val_loader = make_val_loader(self.task, val_set, cfg)
 
         self.batches_per_epoch = len(self.sampler)
         if self.batches_per_epoch == 0:
@@ -259,8 +266,10 @@ class Trainer:
         """Before a GPU run: expected time per epoch and Colab sessions for the whole recipe."""
         if self.gpu is None or self.device.type != "cuda":
             return
-        batch = next(iter(self.train_loader))
-        found = estimate(self.task, self.cfg, batch, len(batch[0]), *self.sizes, self.gpu)
+        size = min(int(self.cfg.train.batch_size), len(self.train_set))
+        collate = self.task.collate_fn() or torch.utils.data.default_collate
+        batch = collate([self.train_set[(0, index)] for index in range(size)])
+        found = estimate(self.task, self.cfg, batch, size, *self.sizes, self.gpu)
         print(found.text(self.gpu) if found else f"No time estimate: peak FLOP/s of {self.gpu.name} unknown.")
 
     def _lr(self) -> float:
@@ -314,14 +323,23 @@ class Trainer:
             self.schedule.after_optimizer_step()
         epoch = self.progress.epoch
         metrics = {"train_loss": self.progress.loss_sum / max(1, self.progress.loss_count)}
-        if self.val_loader is not None and (epoch + 1) % int(self.cfg.train.val_every_epochs) == 0:
+        validating = self.has_validation and (epoch + 1) % int(self.cfg.train.val_every_epochs) == 0
+        if validating and self.dist.is_main:
             started = time.perf_counter()
             metrics.update(self._validate())
             self.last_val_s = time.perf_counter() - started
         metrics = self.dist.broadcast(metrics)
-        monitored = metrics.get(self.monitor.metric)
-        if monitored is None and self.monitor.metric.startswith("val_") and self.val_loader is None:
-            monitored = metrics["train_loss"]
+        if not self.has_validation and self.monitor.metric == "val_loss":
+            monitored = metrics["train_loss"]  # nothing to validate on: follow the training loss
+        elif validating or not self.monitor.metric.startswith("val_"):
+            if self.monitor.metric not in metrics:
+                raise ValueError(
+                    f"train.monitor={self.monitor.metric!r} is not a metric of this model; "
+                    f"it reports {', '.join(sorted(metrics))}."
+                )
+            monitored = metrics[self.monitor.metric]
+        else:
+            monitored = None  # no validation this epoch
         self.schedule.after_epoch(monitored)
         improved = monitored is not None and self.monitor.update(float(monitored), epoch + 1)
         self.progress.epoch += 1
