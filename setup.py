@@ -25,7 +25,7 @@ CORE = [
 VISION = [
     "torchvision>=0.18",
     "timm>=1.0.3",
-    "albumentations>=1.4.4",
+    "albumentations>=2.0",  # per-sample seeding and applied-transform records are 2.x APIs
     "opencv-python-headless>=4.8",
 ]
 SOCCERNET = ["SoccerNet>=0.2.0", "huggingface_hub>=0.23"]
