@@ -1,7 +1,8 @@
 """Install with ``pip install -e .[test]`` here, or in Colab from the repository URL.
 
 Requirement ranges are floors, never pins: Colab's preinstalled CUDA builds of torch,
-torchvision, timm, albumentations and OpenCV satisfy them, so nothing is reinstalled there.
+torchvision, timm and OpenCV satisfy them, so they are never reinstalled there. Only an
+albumentations older than 2.0 would be upgraded (pure Python; it does not touch torch).
 """
 
 import re
