@@ -13,13 +13,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from argus.engine import State
 from argus.metrics import Metric
 
 from colab_utils.data.calibration_frames import to_frame_pixels
 from colab_utils.geometry.calibrate import camera_from_keypoints
+from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.metric import EVAL_HEIGHT, EVAL_WIDTH, CalibrationMetric, pck
+
+
+def calibrate_subset(
+    xy: np.ndarray,
+    confidence: np.ndarray,
+    keypoints: Sequence[int],
+    width: int,
+    height: int,
+    min_confidence: float,
+) -> Camera | None:
+    """A camera from a model that predicts a subset of the 57 keypoints (placed into the full layout)."""
+    full, full_confidence = np.full((57, 2), np.nan), np.zeros(57)
+    full[list(keypoints)] = xy
+    full_confidence[list(keypoints)] = confidence
+    return camera_from_keypoints(full, full_confidence, width, height, min_confidence=min_confidence)
 
 
 def frame_predictions(
@@ -95,18 +110,10 @@ class CalibrationScore(Metric):
         sizes = step_output["target"]["frame_size"].cpu().numpy()
         for frame_xy, frame_conf, size, index in zip(xy, confidence, sizes, indices, strict=True):
             to_eval = (np.array([EVAL_WIDTH, EVAL_HEIGHT]) - 1) / (size - 1)  # SoccerNet scales by size - 1
-            camera = self.calibrate(frame_xy * to_eval, frame_conf)
+            camera = calibrate_subset(
+                frame_xy * to_eval, frame_conf, self.keypoints, EVAL_WIDTH, EVAL_HEIGHT, self.min_confidence
+            )
             self.metric.update(camera, json.loads(Path(self.annotations[int(index)]).read_text()))
-
-    def calibrate(self, xy: np.ndarray, confidence: np.ndarray):
-        """A camera at 960x540 from this model's keypoints (placed into the 57-point layout)."""
-        full = np.full((57, 2), np.nan)
-        full_conf = np.zeros(57)
-        full[self.keypoints] = xy
-        full_conf[self.keypoints] = confidence
-        return camera_from_keypoints(
-            full, full_conf, EVAL_WIDTH, EVAL_HEIGHT, min_confidence=self.min_confidence
-        )
 
     def compute(self) -> dict[str, float]:
         result = self.metric.compute()
@@ -120,6 +127,5 @@ class CalibrationScore(Metric):
 
     def epoch_complete(self, state: State) -> None:
         prefix = f"{state.phase}_" if state.phase else ""
-        with torch.no_grad():
-            for key, value in self.compute().items():
-                state.metrics[f"{prefix}{key}"] = float(value)
+        for key, value in self.compute().items():
+            state.metrics[f"{prefix}{key}"] = float(value)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from colab_utils.geometry import pitch
-from colab_utils.geometry.calibrate import camera_from_keypoints
 from colab_utils.geometry.camera import Camera
+from colab_utils.tasks.calibration_metrics import calibrate_subset
 
 
 def project_pitch(camera: Camera, width: int, height: int) -> list[np.ndarray]:
@@ -38,11 +38,7 @@ def calibration_picture(
     import matplotlib.pyplot as plt
 
     height, width = image.shape[:2]
-    full = np.full((57, 2), np.nan)
-    full_conf = np.zeros(57)
-    full[list(keypoints)] = xy
-    full_conf[list(keypoints)] = confidence
-    camera = camera_from_keypoints(full, full_conf, width, height, min_confidence=min_confidence)
+    camera = calibrate_subset(xy, confidence, keypoints, width, height, min_confidence)
     figure, ax = plt.subplots(figsize=(10, 10 * height / width))
     ax.imshow(image)
     if camera is not None:
