@@ -167,8 +167,8 @@ def test_the_smoke_model_overfits_eight_frames(prepared):
         "data.num_workers=0",
         "logging.progress=false",
         "train.batch_size=4",
-        "train.epochs=150",
-        "train.val_every_epochs=150",
+        "train.epochs=200",
+        "train.val_every_epochs=200",
         "train.optimizer.lr=2e-3",
         "train.scheduler.name=cosine",
         "train.scheduler.min_lr=1e-5",
@@ -177,6 +177,7 @@ def test_the_smoke_model_overfits_eight_frames(prepared):
         "checkpoint.every_steps=null",
         profile="smoke",
     )
+    assert len(get_task(MODEL).datasets(cfg)[0]) == 8
     result = train(cfg)
     assert result.status == "finished"
     assert result.best_metric >= 0.9  # PCK at 5 px of the 960x540 frame, on the 8 training frames

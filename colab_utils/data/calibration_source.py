@@ -45,7 +45,8 @@ def prepare(cfg: DictConfig) -> str:
     if cfg.data.source == "synthetic":
         zip_dir = root / "zips"
         frames = cfg.data.synthetic_frames
-        wanted = {cfg.data.train_split: int(frames.train), cfg.data.val_split: int(frames.valid)}
+        # validating on the training split (overfitting checks) must not shrink it to the valid count
+        wanted = {cfg.data.val_split: int(frames.valid), cfg.data.train_split: int(frames.train)}
         if not all((zip_dir / CALIBRATION_TASK / f"{split}.zip").exists() for split in wanted):
             generate_calibration_dataset(zip_dir, splits=wanted, seed=int(cfg.data.synthetic_seed))
             print(f"Generated synthetic {CALIBRATION_TASK} frames: {wanted}")
