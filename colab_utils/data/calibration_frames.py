@@ -7,7 +7,9 @@ to the backbone's multiple by an albumentations pipeline seeded from (seed, epoc
 
 A sample is small on purpose: the image as uint8 and the keypoints as coordinates. The
 Gaussian heatmaps are rendered on the GPU by the loss, instead of shipping 57 full-size
-maps per image through the loader's shared memory.
+maps per image through the loader's shared memory. The annotation's ground homography
+travels with them, moved into the sample's own pixels, as the truth a homography model
+is measured against.
 """
 
 from __future__ import annotations
@@ -31,6 +33,36 @@ OUTSIDE = -10_000.0  # stands in for unknown keypoints inside albumentations (wh
 def to_frame_pixels(xy: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Input-image pixels back to frame pixels, pixel centres aligned (``scale``: frame / input size)."""
     return (xy + 0.5) * scale - 0.5
+
+
+def homography_to_frame(homography: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Homographies (..., 3, 3) into input pixels -> into frame pixels, like :func:`to_frame_pixels`."""
+    sx, sy = scale[..., 0], scale[..., 1]
+    zero, one = torch.zeros_like(sx), torch.ones_like(sx)
+    rows = [(sx, zero, 0.5 * sx - 0.5), (zero, sy, 0.5 * sy - 0.5), (zero, zero, one)]
+    to_frame = torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
+    return to_frame @ homography
+
+
+def homography_to_input(
+    homography: np.ndarray | None, scale: np.ndarray, input_width: int, flipped: bool
+) -> np.ndarray:
+    """The annotation's ground homography (pitch metres -> frame pixels) in the sample's pixels.
+
+    The sample's geometry is the resize (pixel centres aligned, as for the keypoints), an
+    optional horizontal flip, which mirrors the image and the pitch's x together like
+    ``flip_targets``, and padding at the bottom/right, which moves nothing. Scaled to a
+    largest entry of 1 (points in front of the camera keep w > 0); NaN when there is none.
+    """
+    if homography is None:
+        return np.full((3, 3), np.nan, dtype=np.float32)
+    sx, sy = (float(v) for v in scale)
+    to_input = np.array([[1 / sx, 0.0, 0.5 / sx - 0.5], [0.0, 1 / sy, 0.5 / sy - 0.5], [0.0, 0.0, 1.0]])
+    h = to_input @ homography
+    if flipped:
+        mirror_image = np.array([[-1.0, 0.0, input_width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        h = mirror_image @ h @ np.diag([-1.0, 1.0, 1.0])
+    return (h / np.abs(h).max()).astype(np.float32)
 
 
 def subset_flip(keypoints: Sequence[int]) -> np.ndarray:
@@ -65,7 +97,12 @@ def augmentations(input_size: Sequence[int], padded_size: Sequence[int], train: 
 
 
 class CalibrationFrames(SampleDataset):
-    """(image uint8 (3, H, W), target dict) for a set of SoccerNet calibration frames."""
+    """(image uint8 (3, H, W), target dict) for a set of SoccerNet calibration frames.
+
+    The target holds the keypoints (input pixels), their ``visible`` and ``trainable`` flags,
+    ``scale`` (frame / input size), ``frame_size``, the frame ``index`` and ``homography``
+    (pitch metres -> input pixels, NaN when the annotation gives none).
+    """
 
     def __init__(
         self,
@@ -113,8 +150,10 @@ class CalibrationFrames(SampleDataset):
         moved = np.asarray(out["keypoints"], dtype=np.float32)[:, :2]
         visible = targets.visible[self.keypoints].copy()
         trainable = targets.mask[self.keypoints].copy()
-        if any(name == "HorizontalFlip" for name, _ in out["applied_transforms"]):
+        flipped = any(name == "HorizontalFlip" for name, _ in out["applied_transforms"])
+        if flipped:
             moved, visible, trainable = moved[self.flip], visible[self.flip], trainable[self.flip]
+        homography = homography_to_input(targets.homography, scale, self.input_size[0], flipped)
         return torch.from_numpy(out["image"]).permute(2, 0, 1).contiguous(), {
             "keypoints": torch.from_numpy(moved),
             "visible": torch.from_numpy(visible),
@@ -122,4 +161,5 @@ class CalibrationFrames(SampleDataset):
             "scale": torch.from_numpy(scale),
             "frame_size": torch.tensor([width, height], dtype=torch.float32),
             "index": torch.tensor(index),
+            "homography": torch.from_numpy(homography),
         }

@@ -83,36 +83,31 @@ class KeypointPCK(Metric):
             state.metrics[f"{prefix}pck@{threshold:g}"] = float(value)
 
 
-class CalibrationScore(Metric):
-    """SoccerNet's calibration metric of cameras calibrated from the predicted keypoints.
+class CameraScore(Metric):
+    """SoccerNet's calibration metric of one camera per frame (960x540 pixels, None: no prediction).
 
     Reports ``acc@5``, ``acc@10``, ``acc@20``, ``completeness`` and ``score``
-    (completeness x acc@5, the challenge's final score).
+    (completeness x acc@5, the challenge's final score). Subclasses say where a frame's
+    camera comes from (:meth:`cameras`).
     """
 
-    name = "score"
+    name = ""  # not registered with argus: each subclass registers its own name
     better = "max"
 
-    def __init__(
-        self, annotations: Sequence[Path], keypoints: Sequence[int], min_confidence: float = 0.5
-    ) -> None:
+    def __init__(self, annotations: Sequence[Path]) -> None:
         super().__init__()
         self.annotations = list(annotations)
-        self.keypoints = np.asarray(keypoints)
-        self.min_confidence = min_confidence
         self.reset()
+
+    def cameras(self, step_output: dict) -> list[Camera | None]:
+        raise NotImplementedError
 
     def reset(self) -> None:
         self.metric = CalibrationMetric()
 
     def update(self, step_output: dict) -> None:
-        xy, confidence, _, _, indices = frame_predictions(step_output, self.min_confidence)
-        sizes = step_output["target"]["frame_size"].cpu().numpy()
-        for frame_xy, frame_conf, size, index in zip(xy, confidence, sizes, indices, strict=True):
-            to_eval = (np.array([EVAL_WIDTH, EVAL_HEIGHT]) - 1) / (size - 1)  # SoccerNet scales by size - 1
-            camera = calibrate_subset(
-                frame_xy * to_eval, frame_conf, self.keypoints, EVAL_WIDTH, EVAL_HEIGHT, self.min_confidence
-            )
+        indices = step_output["target"]["index"].cpu().numpy()
+        for camera, index in zip(self.cameras(step_output), indices, strict=True):
             self.metric.update(camera, json.loads(Path(self.annotations[int(index)]).read_text()))
 
     def compute(self) -> dict[str, float]:
@@ -129,3 +124,27 @@ class CalibrationScore(Metric):
         prefix = f"{state.phase}_" if state.phase else ""
         for key, value in self.compute().items():
             state.metrics[f"{prefix}{key}"] = float(value)
+
+
+class CalibrationScore(CameraScore):
+    """SoccerNet's calibration metric of cameras calibrated from the predicted keypoints."""
+
+    name = "score"
+
+    def __init__(
+        self, annotations: Sequence[Path], keypoints: Sequence[int], min_confidence: float = 0.5
+    ) -> None:
+        self.keypoints = np.asarray(keypoints)
+        self.min_confidence = min_confidence
+        super().__init__(annotations)
+
+    def cameras(self, step_output: dict) -> list[Camera | None]:
+        xy, confidence, _, _, _ = frame_predictions(step_output, self.min_confidence)
+        sizes = step_output["target"]["frame_size"].cpu().numpy()
+        to_eval = (np.array([EVAL_WIDTH, EVAL_HEIGHT]) - 1) / (sizes - 1)  # SoccerNet scales by size - 1
+        return [
+            calibrate_subset(
+                frame_xy * scale, frame_conf, self.keypoints, EVAL_WIDTH, EVAL_HEIGHT, self.min_confidence
+            )
+            for frame_xy, frame_conf, scale in zip(xy, confidence, to_eval, strict=True)
+        ]

@@ -36,36 +36,79 @@ def gaussian_targets(
     return torch.cat([maps, background], dim=1)
 
 
+def peak_pixels(
+    keypoints: torch.Tensor, visible: torch.Tensor, size: tuple[int, int], stride: int
+) -> torch.Tensor:
+    """(B, K, H*W) one-hot maps of the heatmap pixel nearest each visible keypoint inside the map."""
+    height, width = size
+    iu, iv = to_heatmap(keypoints.float(), stride).round().long().unbind(dim=-1)
+    inside = visible.bool() & (iu >= 0) & (iu < width) & (iv >= 0) & (iv < height)
+    flat = (iv.clamp(0, height - 1) * width + iu.clamp(0, width - 1))[..., None]
+    peaks = torch.zeros(*keypoints.shape[:2], height * width, device=keypoints.device)
+    return peaks.scatter_(2, flat, inside[..., None].float())
+
+
+def focal_heatmap_loss(
+    log_probs: torch.Tensor,
+    probs: torch.Tensor,
+    wanted: torch.Tensor,
+    peaks: torch.Tensor,
+    mask: torch.Tensor,
+    alpha: float = 2.0,
+    beta: float = 4.0,
+) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on the keypoint channels' probabilities.
+
+    ``log_probs`` and ``probs`` (B, K, H, W) are the keypoint channels' predictions (both, as
+    the caller has them), ``wanted`` the Gaussian targets, ``peaks`` (B, K, H*W) the one pixel per
+    keypoint that should say "here" (:func:`peak_pixels`), ``mask`` (B, K) the trainable
+    channels. Every other pixel is a negative whose penalty fades near the keypoint by
+    (1 - target)^beta; easy pixels fade by the focal factor. Summed, then divided by the
+    number of keypoints, so the loss does not shrink with the size of the heatmap.
+    """
+    log_p, p, wanted = log_probs.flatten(2), probs.flatten(2), wanted.flatten(2)
+    positive = -((1 - p) ** alpha) * log_p * peaks
+    log_not_p = torch.log1p(-p.clamp(max=1 - 1e-6))
+    negative = -((1 - wanted) ** beta) * p**alpha * log_not_p * (1 - peaks)
+    per_channel = (positive + negative).sum(dim=2)
+    return (per_channel * mask).sum() / peaks.sum().clamp_min(1.0)
+
+
 class MaskedHeatmapLoss(nn.Module):
     """Sportlight's MSE between predicted probabilities and Gaussian targets, over trainable channels,
-    plus an optional soft cross-entropy on the same log-probabilities (``ce_weight``).
+    plus an optional soft cross-entropy on the same log-probabilities (``ce_weight``) and an
+    optional focal loss on the keypoint channels (``focal_weight``, :func:`focal_heatmap_loss`).
 
     A keypoint channel whose presence could not be derived from the annotation (``trainable``
     False) is left out of the loss rather than taught "nothing here". The MSE alone saturates
     once the background channel wins (the softmax gradient p(1 - p) vanishes where a keypoint
-    should be); the cross-entropy term does not, and makes training converge much sooner.
+    should be); the cross-entropy term does not, and makes training converge much sooner, nor
+    does the focal term, whose gradient at a missed keypoint stays near 1.
     """
 
-    def __init__(self, stride: int, sigma: float, ce_weight: float = 0.0) -> None:
+    def __init__(self, stride: int, sigma: float, ce_weight: float = 0.0, focal_weight: float = 0.0) -> None:
         super().__init__()
         self.stride = stride
         self.sigma = sigma
         self.ce_weight = ce_weight
+        self.focal_weight = focal_weight
 
     def forward(self, log_probs: torch.Tensor, target: dict[str, torch.Tensor]) -> torch.Tensor:
         log_probs = log_probs.float()
         probs = log_probs.exp()
-        wanted = gaussian_targets(
-            target["keypoints"], target["visible"], probs.shape[-2:], self.stride, self.sigma
-        )
-        mask = torch.cat(
-            [target["trainable"].float(), torch.ones_like(target["trainable"][:, :1].float())], dim=1
-        )
+        size = probs.shape[-2:]
+        wanted = gaussian_targets(target["keypoints"], target["visible"], size, self.stride, self.sigma)
+        trainable = target["trainable"].float()
+        mask = torch.cat([trainable, torch.ones_like(trainable[:, :1])], dim=1)
         per_channel = ((probs - wanted) ** 2).mean(dim=(2, 3))
         loss = (per_channel * mask).sum() / mask.sum()
         if self.ce_weight:
             cross_entropy = -(wanted * log_probs).mean(dim=(2, 3))
             loss = loss + self.ce_weight * (cross_entropy * mask).sum() / mask.sum()
+        if self.focal_weight:
+            peaks = peak_pixels(target["keypoints"], target["visible"], size, self.stride)
+            focal = focal_heatmap_loss(log_probs[:, :-1], probs[:, :-1], wanted[:, :-1], peaks, trainable)
+            loss = loss + self.focal_weight * focal
         return loss
 
 

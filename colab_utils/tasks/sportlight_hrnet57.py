@@ -19,12 +19,12 @@ from omegaconf import DictConfig
 from colab_utils.data import calibration_source
 from colab_utils.data.calibration_frames import CalibrationFrames, to_frame_pixels
 from colab_utils.engine.model import TrainModel
+from colab_utils.evaluation.calibration_metrics import CalibrationScore, KeypointPCK
+from colab_utils.evaluation.calibration_picture import calibration_picture
 from colab_utils.geometry.keypoints import NAMES_57, WORLD_57
 from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode
 from colab_utils.models.hrnet_heatmap import HRNetHeatmap
 from colab_utils.tasks import EvalReport, Task, register_task
-from colab_utils.tasks.calibration_metrics import CalibrationScore, KeypointPCK
-from colab_utils.tasks.calibration_picture import calibration_picture
 
 
 class HeatmapDecoder:
@@ -78,6 +78,11 @@ class SportlightHRNet57(Task):
                 "sigma": float(cfg.model.sigma),
             },
         }
+
+    def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
+        """The network's shape only: loss and decoding settings may change between sessions."""
+        shape = {key: cfg.model[key] for key in ("backbone", "heatmap_stride", "pad_multiple")}
+        return shape | {"keypoints": list(self.keypoints)}
 
     def frames(self, cfg: DictConfig, split: str, train: bool) -> CalibrationFrames:
         return CalibrationFrames(
