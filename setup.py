@@ -44,7 +44,7 @@ FAMILIES = {
 FAMILIES["all"] = sorted({req for reqs in FAMILIES.values() for req in reqs})
 TEST_TOOLS = ["pytest>=8", "ruff>=0.5", "papermill>=2.6", "nbformat>=5.9", "ipykernel>=6.29"]
 # The test suite installs the families whose models have landed, not every family.
-TESTED_FAMILIES = ["calibration", "logging"]
+TESTED_FAMILIES = ["calibration", "homography", "ball3d", "logging"]
 
 setup(
     name="colab_utils",
