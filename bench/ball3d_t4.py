@@ -19,16 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 import torch
 from argus.utils import deep_to
+from measure import loader_rate
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.engine.sampling import ResumableBatchSampler
-from colab_utils.engine.trainer import make_loader
 from colab_utils.tasks import get_task
 
 TRAIN_CLIPS, VAL_CLIPS = 50_000, 2_000
@@ -53,24 +51,6 @@ def corrected_training_flops(task, cfg, batch) -> float:
     return float(counter.get_total_flops())
 
 
-def loader_rate(task, cfg, batches: int) -> tuple[float, object]:
-    """Clips/s of the training loader after its workers started, and the first batch."""
-    train_set, _ = task.datasets(cfg)
-    train_set.seed = int(cfg.seed)
-    sampler = ResumableBatchSampler(task.batch_plan(cfg, train_set))
-    loader = make_loader(task, train_set, sampler, cfg, torch.device("cpu"))
-    sampler.set_epoch(0)
-    first, started, count = None, None, 0
-    for batch in loader:
-        if first is None:
-            first, started = batch, time.perf_counter()
-            continue
-        count += 1
-        if count == batches:
-            break
-    return count * cfg.train.batch_size / (time.perf_counter() - started), first
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -83,7 +63,7 @@ def main() -> None:
         cfg = load_config("ball3d", "t4", ["model.pretrained=false"], verbose=False)
         task = get_task(cfg.task)
         size, frames, crop = int(cfg.train.batch_size), int(cfg.data.frames), int(cfg.data.crop_size)
-        clips_per_s, batch = loader_rate(task, cfg, args.batches)
+        clips_per_s, batch = loader_rate(task, cfg, task.datasets(cfg)[0], args.batches)
         workers, cores = cfg.data.num_workers, os.cpu_count()
         print(f"loader  {clips_per_s:.1f} clips/s = {clips_per_s * frames:.0f} crops/s, {workers} workers")
         print(f"        on {cores} cores (batch {size} clips of {frames} frames, {crop}x{crop} crops)")

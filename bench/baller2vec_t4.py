@@ -24,34 +24,15 @@ import time
 
 import torch
 from argus.utils import deep_to
+from measure import loader_rate
 from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.engine.sampling import ResumableBatchSampler
-from colab_utils.engine.trainer import make_loader
 from colab_utils.models.baller2vec_rollout import rollout
 from colab_utils.tasks import get_task
 
 TRAIN_MATCHES, VALID_MATCHES, MATCH_MINUTES = 8, 2, 95.0
-
-
-def loader_rate(task, cfg, batches: int) -> tuple[float, object, int]:
-    """Windows/s of the training loader after its workers started, the first batch, the windows."""
-    train_set, _ = task.datasets(cfg)
-    train_set.seed = int(cfg.seed)
-    sampler = ResumableBatchSampler(task.batch_plan(cfg, train_set))
-    loader = make_loader(task, train_set, sampler, cfg, torch.device("cpu"))
-    sampler.set_epoch(0)
-    first, started, count = None, None, 0
-    for batch in loader:
-        if first is None:
-            first, started = batch, time.perf_counter()
-            continue
-        count += 1
-        if count == batches:
-            break
-    return count * cfg.train.batch_size / (time.perf_counter() - started), first, len(train_set)
 
 
 def rollout_flops(task, cfg, batch) -> float:
@@ -87,7 +68,9 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"data    3 synthetic matches of {args.minutes:g} min generated and parsed in {took:.0f} s")
         size, steps = int(cfg.train.batch_size), int(cfg.data.history) + int(cfg.data.future)
-        windows_per_s, batch, train_windows = loader_rate(task, cfg, args.batches)
+        train_set, _ = task.datasets(cfg)
+        train_windows = len(train_set)
+        windows_per_s, batch = loader_rate(task, cfg, train_set, args.batches)
         workers, cores = cfg.data.num_workers, os.cpu_count()
         print(f"loader  {windows_per_s:.0f} windows/s ({steps} steps x 23 agents), {workers} workers")
         print(f"        on {cores} cores")

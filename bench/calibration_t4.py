@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
-import torch
+from measure import loader_rate
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.engine.sampling import ResumableBatchSampler
-from colab_utils.engine.trainer import make_loader
 from colab_utils.pipeline import prepare_data
 from colab_utils.tasks import get_task
 
@@ -49,24 +46,7 @@ def main() -> None:
         cfg = load_config("sportlight_hrnet57", "t4", overrides, verbose=False)
         prepare_data(cfg)
         task = get_task(cfg.task)
-        train_set, _ = task.datasets(cfg)
-        sampler = ResumableBatchSampler(task.batch_plan(cfg, train_set))
-        loader = make_loader(task, train_set, sampler, cfg, torch.device("cpu"))
-        batches, epoch = 0, 0
-        started = None
-        while batches < args.batches:
-            sampler.set_epoch(epoch)
-            for batch in loader:
-                if started is None:
-                    started = time.perf_counter()  # after the workers' start-up
-                    first = batch
-                    continue
-                batches += 1
-                if batches == args.batches:
-                    break
-            epoch += 1
-        seconds = time.perf_counter() - started
-        per_second = batches * cfg.train.batch_size / seconds
+        per_second, first = loader_rate(task, cfg, task.datasets(cfg)[0], args.batches)
         print(
             f"loader  {per_second:.1f} images/s, {cfg.data.num_workers} workers on {os.cpu_count()} cores "
             f"(batch {cfg.train.batch_size}, {list(cfg.derived.padded_size)} padded input)"

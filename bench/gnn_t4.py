@@ -29,39 +29,19 @@ import argparse
 import os
 import re
 import tempfile
-import time
 
 import torch
+from measure import loader_rate
 from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.engine.sampling import ResumableBatchSampler
-from colab_utils.engine.trainer import make_loader
 from colab_utils.tasks import get_task
 
 OPEN_DATA_WINDOWS = (
     8 * 95 * 60 * 10 // 20
 )  # 8 training matches, ~95 min tracked each (assumed), every 20 frames
 EDGE_OPS = 8  # per edge, head and channel in one GATv2 layer, forward (see the docstring)
-
-
-def loader_rate(task, cfg, batches: int) -> tuple[float, object]:
-    """Windows/s of the training loader after its workers started, and the first batch."""
-    train_set, _ = task.datasets(cfg)
-    train_set.seed = int(cfg.seed)
-    sampler = ResumableBatchSampler(task.batch_plan(cfg, train_set))
-    loader = make_loader(task, train_set, sampler, cfg, torch.device("cpu"))
-    sampler.set_epoch(0)
-    first, started, count = None, None, 0
-    for batch in loader:
-        if first is None:
-            first, started = batch, time.perf_counter()
-            continue
-        count += 1
-        if count == batches:
-            break
-    return count * cfg.train.batch_size / (time.perf_counter() - started), first
 
 
 def forward_shares(task, cfg, batch) -> str:
@@ -93,7 +73,7 @@ def main() -> None:
         task = get_task(cfg.task)
         size = int(cfg.train.batch_size)
         task.prepare_data(cfg)
-        windows_per_s, batch = loader_rate(task, cfg, args.batches)
+        windows_per_s, batch = loader_rate(task, cfg, task.datasets(cfg)[0], args.batches)
         nodes, edges = batch.x.shape[0], batch.edge_index.shape[1]
         workers, frames = cfg.data.num_workers, cfg.data.window.frames
         print(f"loader  {windows_per_s:.0f} windows/s with {workers} workers on {os.cpu_count()} cores")

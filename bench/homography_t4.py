@@ -23,41 +23,20 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 import torch
+from measure import loader_rate
 from torch.utils.data import default_collate
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
 from colab_utils.engine.precision import Precision
-from colab_utils.engine.sampling import ResumableBatchSampler
-from colab_utils.engine.trainer import make_loader
 from colab_utils.pipeline import prepare_data
 from colab_utils.tasks import get_task
 
 TRAIN_FRAMES, VAL_FRAMES = 16_463, 3_212
 T4_CAP_GIB = 15.0
 GIB = 2**30
-
-
-def loader_rate(task, cfg, batches: int) -> tuple[float, object]:
-    """Images/s of the training loader after its workers started, and one batch."""
-    train_set, _ = task.datasets(cfg)
-    sampler = ResumableBatchSampler(task.batch_plan(cfg, train_set))
-    loader = make_loader(task, train_set, sampler, cfg, torch.device("cpu"))
-    done, epoch, started, first = 0, 0, None, None
-    while done < batches:
-        sampler.set_epoch(epoch)
-        for batch in loader:
-            if started is None:
-                started, first = time.perf_counter(), batch
-                continue
-            done += 1
-            if done == batches:
-                break
-        epoch += 1
-    return batches * cfg.train.batch_size / (time.perf_counter() - started), first
 
 
 def saved_activation_bytes(task, cfg, batch) -> int:
@@ -118,7 +97,7 @@ def main() -> None:
         size = f"{cfg.derived.padded_size[0]}x{cfg.derived.padded_size[1]}"
         batch_size = int(cfg.train.batch_size)
 
-        per_second, batch = loader_rate(task, cfg, args.batches)
+        per_second, batch = loader_rate(task, cfg, task.datasets(cfg)[0], args.batches)
         print(
             f"loader  {per_second:.1f} images/s, {cfg.data.num_workers} workers on {os.cpu_count()} cores "
             f"(batch {batch_size}, {size} padded input)"
