@@ -36,7 +36,7 @@ FAMILIES = {
     "homography": VISION + SOCCERNET + ["kornia>=0.7"],
     "ball3d": VISION + ["pytorch-tcn>=1.1"],
     "reid": VISION + SOCCERNET + ["torchreid>=0.2.5", "pytorch-metric-learning>=2.5", "gdown", "tensorboard"],
-    "detr": VISION + SOCCERNET + ["transformers>=4.40", "torchmetrics>=1.4", "faster-coco-eval>=1.6"],
+    "detr": VISION + SOCCERNET + ["transformers>=5.0", "torchmetrics>=1.4", "faster-coco-eval>=1.6"],
     "baller2vec": TRACKING,
     "gnn": TRACKING + ["torch-geometric>=2.5", "scipy>=1.11", "scikit-learn>=1.3"],
     "logging": ["wandb>=0.17", "tensorboard>=2.15"],
@@ -44,7 +44,7 @@ FAMILIES = {
 FAMILIES["all"] = sorted({req for reqs in FAMILIES.values() for req in reqs})
 TEST_TOOLS = ["pytest>=8", "ruff>=0.5", "papermill>=2.6", "nbformat>=5.9", "ipykernel>=6.29"]
 # The test suite installs the families whose models have landed, not every family.
-TESTED_FAMILIES = ["calibration", "homography", "ball3d", "baller2vec", "gnn", "logging"]
+TESTED_FAMILIES = ["calibration", "homography", "ball3d", "reid", "detr", "baller2vec", "gnn", "logging"]
 
 setup(
     name="colab_utils",

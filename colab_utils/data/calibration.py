@@ -18,8 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from colab_utils.data.archives import extract_zip
-from colab_utils.data.soccernet import download_reporting, validate_task
+from colab_utils.data.soccernet_splits import prepare_split_zips
 from colab_utils.geometry.pitch import CLASS_NAMES
 
 CALIBRATION_TASK = "calibration-2023"
@@ -241,48 +240,13 @@ def load_verified_split(split_dir: Path) -> VerifiedSplit:
 def prepare_calibration(
     root: Path, splits: Sequence[str], zip_dir: Path | None = None, download: bool = True
 ) -> dict[str, VerifiedSplit]:
-    """Download (what is missing), extract to local disk and verify calibration-2023 splits.
-
-    Extracted splits land in ``root/calibration-2023/<split>/``; zips are kept in ``zip_dir``
-    (default ``root/zips``; pass a Drive folder to keep them across sessions, mind the 15 GB
-    quota). A second run downloads and extracts nothing and says so; a split that needed no
-    extraction reuses its earlier verification.
-    """
-    root = Path(root)
-    if _on_google_drive(root):
-        raise ValueError(
-            f"Extract to the runtime's local disk (e.g. /content/data), not to Drive ({root}): reading "
-            "thousands of small files from Drive is very slow. Keep only the zips on Drive (zip_dir=...)."
-        )
-    spec = validate_task(CALIBRATION_TASK, splits)
-    zip_dir = Path(zip_dir) if zip_dir is not None else root / "zips"
-    if download:
-        zips, downloaded = download_reporting(CALIBRATION_TASK, splits, zip_dir, password=None)
-    else:
-        zips = {split: zip_dir / CALIBRATION_TASK / spec.zips[split] for split in dict.fromkeys(splits)}
-        downloaded = []
-        missing = [str(path) for path in zips.values() if not path.is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"Missing {', '.join(missing)}: run with download=True or copy the zips there."
-            )
-    extracted = 0
-    reports = {}
-    for split, zip_path in zips.items():
-        extract = extract_zip(zip_path, root / CALIBRATION_TASK, split=split)
-        extracted += extract.extracted
-        print(extract.summary())
-        if extract.extracted == 0 and _manifest_path(extract.split_dir).exists():
-            reports[split] = load_verified_split(extract.split_dir)
-            print(f"{reports[split].summary} (verified on an earlier run)")
-        else:
-            reports[split] = _write_manifest(verify_calibration_split(extract.split_dir))
-            print(reports[split].summary)
-    if not downloaded and not extracted:
-        print("Everything was already in place: nothing downloaded, nothing extracted.")
-    return reports
-
-
-def _on_google_drive(path: Path) -> bool:
-    parts = Path(path).expanduser().absolute().parts
-    return parts[:3] == ("/", "content", "drive") or "MyDrive" in parts or "Shareddrives" in parts
+    """Download (what is missing), extract to ``root/calibration-2023/<split>/`` and verify the splits."""
+    return prepare_split_zips(
+        CALIBRATION_TASK,
+        root,
+        splits,
+        lambda split_dir: _write_manifest(verify_calibration_split(split_dir)),
+        load_verified_split,
+        zip_dir,
+        download,
+    )
