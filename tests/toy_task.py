@@ -1,5 +1,6 @@
 """A small task for the engine tests: random augmentation in the dataset, dropout in the
-network, an argus metric, so that exact resume has something to get wrong."""
+network, an argus metric, so that exact resume has something to get wrong; and, on request,
+the CUDA out-of-memory error a too large batch causes on a GPU."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from colab_utils.tasks import Task
 
 KILL_ENV = "TOY_KILL_AT_BATCH"
 INTERRUPT_ENV = "TOY_INTERRUPT_AT_BATCH"
+OOM_ENV = "TOY_OOM_ABOVE_BATCH"
+# torch's wording, so the trainer's summary of it is exercised on a realistic message
+OOM_MESSAGE = (
+    "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 14.74 GiB of which "
+    "1.12 GiB is free. Including non-PyTorch memory, this process has 13.61 GiB memory in use."
+)
 
 
 class ToyDataset(SampleDataset):
@@ -52,6 +59,13 @@ class ToyModel(TrainModel):
         if os.environ.get(INTERRUPT_ENV) and self.batches_seen == int(os.environ[INTERRUPT_ENV]):
             signal.raise_signal(signal.SIGINT)
         return super().train_step(batch, state)
+
+    def forward_loss(self, batch):
+        """A batch above the limit set in the environment runs out of "GPU memory" (also in validation)."""
+        limit = os.environ.get(OOM_ENV)
+        if limit and len(batch[0]) > int(limit):
+            raise torch.cuda.OutOfMemoryError(OOM_MESSAGE)
+        return super().forward_loss(batch)
 
 
 class ToyTask(Task):

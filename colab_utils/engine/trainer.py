@@ -10,6 +10,8 @@ config and the library version). It is written every ``checkpoint.every_minutes`
 end of each epoch, when the user interrupts the cell and before the session's time budget
 runs out. ``train`` picks the newest checkpoint that verifies and continues at the next
 batch; with the same config the result is bit-identical to a run that was never stopped.
+A CUDA out-of-memory error steps the config down ``train.oom_ladder`` (engine/oom.py) and
+training goes on from the newest checkpoint in the same call.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ from colab_utils.engine.estimate import estimate
 from colab_utils.engine.history import History
 from colab_utils.engine.interrupt import DeferredInterrupt
 from colab_utils.engine.model import TrainModel
+from colab_utils.engine.oom import (
+    OutOfMemory,
+    continue_position,
+    distributed_message,
+    free_cuda_memory,
+    ladder,
+    step_down,
+)
 from colab_utils.engine.precision import resolve_precision
 from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from colab_utils.engine.sampling import ResumableBatchSampler
@@ -180,6 +190,7 @@ class Trainer:
         self.last_val_s = 0.0
         self.resumed_from: Path | None = None
         self.last_save = time.monotonic()
+        self.phase = "setup"  # setup | training | validation: where an out-of-memory error happened
 
     # ----------------------------------------------------------------- checkpoint dict
 
@@ -249,6 +260,9 @@ class Trainer:
         self.schedule.load_state_dict(payload["scheduler"])
         self.model.scaler.load_state_dict(payload["scaler"])
         self.progress = Progress(**payload["progress"])
+        saved = OmegaConf.create(payload["config"])
+        if self.progress.batch and int(saved.train.batch_size) != int(self.cfg.train.batch_size):
+            self._continue_after_batch_change(saved)
         self.monitor.load_state_dict(payload["monitor"])
         restore_rng_state(payload["rng"])
         self.resumed_from = found.path
@@ -259,6 +273,31 @@ class Trainer:
                 f"epoch {self.progress.epoch + 1}, batch {self.progress.batch}/{self.batches_per_epoch}, "
                 f"step {self.progress.global_step}."
             )
+
+    def _continue_after_batch_change(self, saved: DictConfig) -> None:
+        """The checkpoint counted batches of another size (an out-of-memory step-down, an override):
+        go on at the first batch of the epoch holding a sample not trained on yet."""
+        epoch, done = self.progress.epoch, self.progress.batch
+        old = self.task.batch_plan(saved, self.train_set).batches(epoch)
+        new = self.sampler.plan.batches(epoch)
+        self.progress.batch = continue_position(old, new, done, self.dist.world_size)
+        if self.dist.is_main:
+            print(
+                f"The checkpoint was saved at train.batch_size {saved.train.batch_size} ({done} batches "
+                f"into epoch {epoch + 1}); with {self.cfg.train.batch_size} the epoch continues at batch "
+                f"{self.progress.batch}/{self.batches_per_epoch}, the first with samples not trained on yet."
+            )
+
+    def where(self) -> str:
+        """Where training stands, for the out-of-memory message."""
+        if self.phase == "validation":
+            return f"in validation after epoch {self.progress.epoch + 1}"
+        if self.phase == "training":
+            return (
+                f"in training at epoch {self.progress.epoch + 1}, batch {self.progress.batch + 1}"
+                f"/{self.batches_per_epoch} (step {self.progress.global_step})"
+            )
+        return "while setting up the model"
 
     # ----------------------------------------------------------------- the loop
 
@@ -279,10 +318,13 @@ class Trainer:
         """Validation on rank 0 with the bare network (DDP's forward would wait for the other ranks)."""
         wrapped = self.model.nn_module
         self.model.nn_module = self.model.get_nn_module()
+        self.phase = "validation"
         try:
-            return self.model.validate(self.val_loader, metrics=self.task.metrics(self.cfg))
+            metrics = self.model.validate(self.val_loader, metrics=self.task.metrics(self.cfg))
         finally:
             self.model.nn_module = wrapped
+        self.phase = "training"
+        return metrics
 
     def _stop_reason(self, interrupt: DeferredInterrupt) -> str | None:
         if interrupt.requested:
@@ -381,6 +423,7 @@ class Trainer:
         )
         trackers = Trackers(self.cfg, self.run_dir, self.progress.global_step) if self.dist.is_main else None
         epochs = int(self.cfg.train.epochs)
+        self.phase = "training"
         try:
             with DeferredInterrupt() as interrupt:
                 while self.completion() is None:
@@ -446,7 +489,27 @@ class Trainer:
 
 
 def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
-    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint."""
+    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint.
+
+    When CUDA runs out of memory, ``cfg`` steps down ``train.oom_ladder`` (updated in place, so
+    the notebook's later steps use the new settings too), the step is recorded in the run folder
+    and training continues from the newest checkpoint.
+    """
     clock = runtime.clock if runtime else None
     gpu = runtime.gpu if runtime else None
-    return Trainer(cfg, gpu=gpu, clock=clock).run()
+    ladder(cfg)  # a mistake in the ladder shows now, not at the first out-of-memory error hours later
+    while True:
+        trainer: Trainer | None = None
+        try:
+            trainer = Trainer(cfg, gpu=gpu, clock=clock)
+            return trainer.run()
+        except torch.cuda.OutOfMemoryError as error:
+            oom = OutOfMemory(trainer.where() if trainer else "while setting up the model", str(error))
+            dist = trainer.dist if trainer else init_distributed()
+            if dist.enabled:
+                print(distributed_message(cfg, oom, dist.rank, dist.world_size))
+                raise
+        # out of the except block, the error's traceback no longer holds the batch and activations
+        trainer = None
+        free_cuda_memory()
+        print(step_down(cfg, get_task(cfg.task), oom))
