@@ -363,7 +363,7 @@ def load_config(
 ) -> DictConfig:
     """The resolved configuration of ``model`` for this machine, printed as a patch report."""
     recipe, profiles = read_model_config(model, config_dir)
-    runtime = runtime or rt.setup(verbose=False)
+    runtime = runtime or rt.setup(profile, verbose=False)
     detected = runtime.profile if runtime.profile in rt.PROFILES else rt.choose_profile(runtime.gpu)
     name, how = resolve_profile(profile, profiles, detected)
     patch = profiles.get(name, {})

@@ -81,6 +81,24 @@ def choose_profile(gpu: GPU | None) -> str:
     return "t4"
 
 
+class NoGPURuntime(RuntimeError):
+    """Colab gave this notebook a runtime without a GPU while the profile was left on "auto"."""
+
+
+NO_GPU_MESSAGE = (
+    "This Colab runtime has no GPU, and training on its CPU would take days. Choose Runtime > Change "
+    "runtime type > T4 GPU > Save, then Runtime > Run all (a run already started resumes from its "
+    "checkpoints on Drive). If Colab says no GPU is available (usage limits), try again later, or set "
+    'PROFILE = "cpu" (or "smoke" for a quick check; --profile on the command line) to run on the CPU anyway.'
+)
+
+
+def on_google_drive(path: str | Path) -> bool:
+    """True for a path on the Colab Drive mount or in a synced Drive folder (MyDrive, Shareddrives)."""
+    parts = Path(path).expanduser().absolute().parts
+    return parts[:3] == ("/", "content", "drive") or "MyDrive" in parts or "Shareddrives" in parts
+
+
 def mount_drive(mountpoint: Path | None = None) -> Path:
     """Mount Google Drive once per runtime and return its ``MyDrive`` folder.
 
@@ -105,6 +123,13 @@ def mount_drive(mountpoint: Path | None = None) -> Path:
     if not my_drive.is_dir():
         raise RuntimeError(f"Drive was mounted but {my_drive} does not exist; re-run this cell.")
     return my_drive
+
+
+def remount_drive(mountpoint: Path | None = None) -> None:
+    """Mount Drive again after its FUSE process died ("[Errno 107] Transport endpoint is not connected")."""
+    from google.colab import drive
+
+    drive.mount(str(mountpoint or COLAB_MOUNTPOINT), force_remount=True)
 
 
 def runtime_started_at() -> float:
@@ -176,9 +201,14 @@ def setup(
     ``profile="auto"`` picks t4 / l4 / a100 / cpu from the GPU; any profile name the model's
     config defines (e.g. ``smoke``) is passed through. Folders can be overridden by arguments
     or by the ``COLAB_UTILS_DRIVE`` / ``COLAB_UTILS_DATA`` environment variables.
+
+    In Colab, "auto" without a GPU raises :class:`NoGPURuntime` before Drive is mounted: a
+    notebook opened on a CPU runtime by mistake would otherwise start a days-long CPU training.
     """
     colab = in_colab()
     gpu = detect_gpu()
+    if colab and gpu is None and profile == "auto":
+        raise NoGPURuntime(NO_GPU_MESSAGE)
     chosen = choose_profile(gpu) if profile == "auto" else profile
     drive_override = drive_dir or os.environ.get(DRIVE_ENV)
     if drive_override:

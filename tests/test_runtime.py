@@ -82,7 +82,8 @@ def test_off_colab_defaults_are_home_folders_and_no_budget(monkeypatch, tmp_path
     assert rt.clock.budget_s is None and rt.clock.remaining() == float("inf")
 
 
-def test_colab_mounts_drive_once_and_keeps_data_on_local_disk(fake_colab):
+def test_colab_mounts_drive_once_and_keeps_data_on_local_disk(fake_colab, monkeypatch):
+    fake_cuda(monkeypatch, "Tesla T4", 15.0, (7, 5))
     first = setup(verbose=False)
     second = setup(verbose=False)
     assert first.colab and second.colab
@@ -91,7 +92,8 @@ def test_colab_mounts_drive_once_and_keeps_data_on_local_disk(fake_colab):
     assert first.data_root == fake_colab.root / "data"
 
 
-def test_a_failing_drive_mount_says_what_to_do(fake_colab):
+def test_a_failing_drive_mount_says_what_to_do(fake_colab, monkeypatch):
+    fake_cuda(monkeypatch, "Tesla T4", 15.0, (7, 5))
     fake_colab.fail_mount = ValueError("mount failed: timeout")
     with pytest.raises(RuntimeError) as error:
         setup(verbose=False)
@@ -102,6 +104,7 @@ def test_a_failing_drive_mount_says_what_to_do(fake_colab):
 
 def test_colab_budget_counts_from_the_vm_start(fake_colab, monkeypatch):
     monkeypatch.setattr(runtime, "runtime_started_at", lambda: time.time() - 3600)
+    fake_cuda(monkeypatch, "Tesla T4", 15.0, (7, 5))
     rt = setup(verbose=False)
     assert rt.clock.budget_s == runtime.COLAB_DEFAULT_BUDGET_H * 3600
     assert rt.clock.remaining() == pytest.approx((runtime.COLAB_DEFAULT_BUDGET_H - 1) * 3600, abs=5)

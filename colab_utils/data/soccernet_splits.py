@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 
 from colab_utils.data.archives import extract_zip
 from colab_utils.data.soccernet import download_reporting, validate_task
+from colab_utils.runtime import on_google_drive
 
 
 class Verified(Protocol):
@@ -22,11 +23,6 @@ class Verified(Protocol):
 
 
 V = TypeVar("V", bound=Verified)
-
-
-def on_google_drive(path: Path) -> bool:
-    parts = Path(path).expanduser().absolute().parts
-    return parts[:3] == ("/", "content", "drive") or "MyDrive" in parts or "Shareddrives" in parts
 
 
 def prepare_split_zips(

@@ -26,6 +26,9 @@ from typing import Any
 
 import torch
 
+from colab_utils.engine.drive_errors import is_drive_error
+from colab_utils.runtime import on_google_drive
+
 MAGIC = b"CUCKPT01"
 TRAILER = struct.Struct("<8sQ32s")  # magic, payload length, sha256 digest
 STEP_FILE = re.compile(r"^step-(\d{9})\.pth$")
@@ -170,20 +173,40 @@ class CheckpointStore:
         """The newest step checkpoint that verifies; broken ones are set aside with a warning.
 
         A broken file is renamed to ``<name>.corrupt`` rather than deleted, so nothing the
-        user had is lost and the next resume does not trip over it again.
+        user had is lost and the next resume does not trip over it again. On Drive the usual
+        cause is a runtime that stopped before Drive finished uploading the file, and the
+        warning says so. A Drive that stops answering while reading is not damage: its error
+        is raised and the file left as it is.
         """
+        damaged: list[tuple[Path, Exception]] = []
+        found = None
         for path in self.step_files():
             try:
-                return Found(path, read_checkpoint(path, map_location))
+                found = Found(path, read_checkpoint(path, map_location))
+                break
             except (CorruptCheckpoint, RuntimeError, OSError, EOFError) as error:
-                aside = path.with_name(path.name + ".corrupt")
-                os.replace(path, aside)
-                warnings.warn(
-                    f"Skipping damaged checkpoint {path} ({error}); kept as {aside.name}. "
-                    "Falling back to the previous one.",
-                    stacklevel=2,
-                )
-        return None
+                if is_drive_error(error):
+                    raise
+                os.replace(path, path.with_name(path.name + ".corrupt"))
+                damaged.append((path, error))
+        fallback = (
+            f"resuming from {found.path.name}."
+            if found
+            else "no earlier checkpoint verifies: training starts from the beginning."
+        )
+        for path, error in damaged:
+            cause = (
+                "it did not finish reaching Drive before the runtime stopped (Drive uploads in the "
+                "background)"
+                if on_google_drive(path)
+                else "it is incomplete or damaged"
+            )
+            warnings.warn(
+                f"Skipping damaged checkpoint {path.name} ({error}): {cause}. Kept as {path.name}.corrupt; "
+                + fallback,
+                stacklevel=2,
+            )
+        return found
 
     def best(self, map_location: str | torch.device = "cpu") -> Found | None:
         path = self.folder / BEST_FILE

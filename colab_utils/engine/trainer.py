@@ -33,9 +33,11 @@ from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.display import EpochBar, LiveCurves
 from colab_utils.engine.distributed import Distributed, init_distributed
+from colab_utils.engine.drive_errors import DriveWriter, drive_upload_note
 from colab_utils.engine.estimate import estimate
 from colab_utils.engine.history import History
 from colab_utils.engine.interrupt import DeferredInterrupt
+from colab_utils.engine.loader_wait import LoaderWait, data_on_drive_warning
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.oom import (
     OutOfMemory,
@@ -186,6 +188,8 @@ class Trainer:
         self.progress = Progress()
         self.store = CheckpointStore(self.run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
         self.history = History(self.run_dir / "metrics.csv")
+        self.drive = DriveWriter(self.run_dir)
+        self.loader_wait = LoaderWait(cfg, enabled=self.dist.is_main)
         self.slowest_save_s = 0.0
         self.last_val_s = 0.0
         self.resumed_from: Path | None = None
@@ -231,7 +235,9 @@ class Trainer:
     def save(self, reason: str) -> None:
         if self.dist.is_main:
             started = time.perf_counter()
-            self.store.save(self.state(reason), self.progress.global_step)
+            step = self.progress.global_step
+            what = f"the checkpoint step-{step:09d}.pth"
+            self.drive.last_checkpoint = self.drive.write(what, self.store.save, self.state(reason), step)
             self.slowest_save_s = max(self.slowest_save_s, time.perf_counter() - started)
         self.dist.barrier()
         self.last_save = time.monotonic()
@@ -395,14 +401,20 @@ class Trainer:
             **metrics,
         }
         if self.dist.is_main:
-            self.history.append(row)
+            self.drive.write("metrics.csv", self._append_history, row)
             trackers.log(row, self.progress.global_step)
-            curves.update(self.history)
+            self.drive.write("curves.png", curves.update, self.history)
             summary = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
             print(f"epoch {epoch + 1}: {summary}" + ("  (best so far)" if improved else ""))
             if improved:
-                self.store.save_best(self.best_state(metrics))
+                self.drive.write("best.pth", self.store.save_best, self.best_state(metrics))
         self.save("end of epoch")
+
+    def _append_history(self, row: dict[str, Any]) -> None:
+        """Add the epoch's row to metrics.csv; repeated after a failed write, the row is still added once."""
+        if self.history.rows and self.history.rows[-1] is row:
+            self.history.rows.pop()
+        self.history.append(row)
 
     def run(self) -> TrainResult:
         self.resume()
@@ -412,10 +424,15 @@ class Trainer:
                 f"Checkpoints: {self.store.folder}"
             )
             return self._result("already_finished")
+        self.drive.last_checkpoint = self.resumed_from
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg, resolve=True))
+            config = OmegaConf.to_yaml(self.cfg, resolve=True)
+            self.drive.write("config.yaml", (self.run_dir / "config.yaml").write_text, config)
             self._print_estimate()
+            warning = data_on_drive_warning(self.cfg)
+            if warning:
+                print(warning)
         logging = self.cfg.logging
         bar = EpochBar(enabled=logging.progress and self.dist.is_main)
         curves = LiveCurves(
@@ -431,7 +448,7 @@ class Trainer:
                     bar.start(self.progress.epoch, epochs, self.batches_per_epoch, self.progress.batch)
                     stop = None
                     tick = time.perf_counter()
-                    for batch in self.train_loader:
+                    for batch in self.loader_wait.batches(self.train_loader, self.progress.epoch):
                         out = self.model.train_step(batch)
                         self.progress.batch += 1
                         self.progress.global_step += 1
@@ -467,6 +484,9 @@ class Trainer:
                             f"Stopping before the session's time budget runs out; checkpoint saved at step "
                             f"{self.progress.global_step}. Run all cells again (a new session) to continue."
                         )
+                        note = drive_upload_note(self.run_dir) if self.dist.is_main else None
+                        if note:
+                            print(note)
                         return self._result(stop)
                     self._end_epoch(curves, trackers)
         finally:
