@@ -9,6 +9,8 @@ The notebook steps, in order::
     colab_utils.evaluate(cfg)                                  # metrics + picture
     colab_utils.export(cfg)                                    # portable .pth to your computer
 
+and the whole suite, model after model across sessions: ``colab_utils.train_all("auto")``.
+
 The functions are imported on first use, so ``import colab_utils`` stays cheap for the
 parts that need no torch (geometry, data downloads).
 """
@@ -25,6 +27,7 @@ _API = {
     "train": "colab_utils.engine.trainer",
     "evaluate": "colab_utils.pipeline",
     "export": "colab_utils.export",
+    "train_all": "colab_utils.suite",
 }
 __all__ = ["__version__", *_API]
 

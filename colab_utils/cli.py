@@ -1,4 +1,5 @@
-"""``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``.
+"""``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``
+and ``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``.
 
 The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
 """
@@ -17,12 +18,15 @@ from pathlib import Path
 from colab_utils import runtime as rt
 from colab_utils.config import ConfigError, load_config
 from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.drive_errors import DriveStoppedAnswering
 from colab_utils.engine.trainer import ModelConfigMismatch, train
 from colab_utils.export import export
 from colab_utils.pipeline import evaluate, prepare_data
 
-COMMANDS = ("train", "evaluate", "export", "prepare", "demo")
+COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all")
 DEMO_MODEL = "sportlight_hrnet57"
+# errors whose message says what to do: printed as "error: ..." (exit code 2), without a traceback
+USER_ERRORS = (ConfigError, ModelConfigMismatch, FileNotFoundError, rt.NoGPURuntime, DriveStoppedAnswering)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.batch_size=4")
     parser.add_argument("--profile", default="auto", help="hardware profile (auto, t4, l4, a100, cpu, smoke)")
     parser.add_argument("--config-dir", help="an extra folder searched for <model>.yaml first")
+    parser.add_argument("--models", help="train-all: a comma-separated subset (default: all, in order)")
     return parser
 
 
@@ -92,8 +97,37 @@ def demo(model: str, overrides: list[str], config_dir: str | None) -> int:
     return 0
 
 
+def train_all_command(models: str | None, profile: str, overrides: list[str]) -> int:
+    """Exit 0 when every chosen model is trained or was finished before, 1 if not, 2 on bad arguments."""
+    from colab_utils.suite import DONE, select_models, split_overrides, train_all  # needs pandas
+
+    run_names = [item.split("=", 1)[1] for item in overrides if item.startswith("run.name=")]
+    rest = [item for item in overrides if not item.startswith("run.name=")]
+    try:
+        chosen = select_models(models)
+        split_overrides(rest, chosen)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    table = train_all(profile, chosen, run_names[-1] if run_names else "default", rest)
+    return 0 if table[table.model.isin(chosen)].status.isin(DONE).all() else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)
+    if args.command == "train-all":
+        if args.model and "=" not in args.model:
+            print("error: train-all takes no model name; choose models with --models a,b", file=sys.stderr)
+            return 2
+        first = [args.model] if args.model else []  # argparse took the first override for a model name
+        overrides, profile = _split_profile([*first, *args.overrides], args.profile)
+        try:
+            return train_all_command(args.models, profile, overrides)
+        except USER_ERRORS as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 130
     overrides, profile = _split_profile(args.overrides, args.profile)
     try:
         if args.command == "demo":
@@ -118,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             evaluate(cfg)
         else:
             export(cfg)
-    except (ConfigError, ModelConfigMismatch, FileNotFoundError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
