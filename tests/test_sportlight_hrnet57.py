@@ -1,19 +1,31 @@
-"""The headline model: config, network, samples, loss, decoding, metrics, estimate, overfitting."""
+"""The headline model: config, network, samples, loss, decoding, metrics, estimate, overfitting, and
+predict() of the overfitted model against the true cameras."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 import torch
+from test_predict import overlay_offsets, pitch_errors
+from torch.utils.data import default_collate
 
 from colab_utils.config import load_config
+from colab_utils.data import calibration_source
 from colab_utils.data.calibration_frames import augmentations, to_frame_pixels
 from colab_utils.engine.estimate import estimate
 from colab_utils.engine.trainer import train
+from colab_utils.export import export
+from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import FLIP_57
 from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
 from colab_utils.models.hrnet_heatmap import HRNetHeatmap
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.pipeline import evaluate, load_trained_model, prepare_data
+from colab_utils.predict import predict
 from colab_utils.runtime import GPU
 from colab_utils.tasks import get_task
 
@@ -159,8 +171,23 @@ def test_evaluate_reports_metrics_and_draws_a_picture(prepared):
     assert report.figure is not None and report.figure.axes
 
 
+def _as_users_files(pairs: list, folder: Path) -> None:
+    """The frames as a user would give them: JPEG copies, lossless PNG re-encodings, and the first
+    four again at 640x360."""
+    folder.mkdir()
+    for index, (path, _) in enumerate(pairs):
+        image = cv2.imread(str(path))
+        if index % 2:
+            cv2.imwrite(str(folder / f"{path.stem}.png"), image)
+        else:
+            shutil.copy(path, folder)
+        if index < 4:
+            small = cv2.resize(image, (640, 360), interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(folder / f"{path.stem}_small.png"), small)
+
+
 @pytest.mark.slow
-def test_the_smoke_model_overfits_eight_frames(prepared):
+def test_the_smoke_model_overfits_eight_frames_and_predicts_them_from_its_export(prepared, tmp_path):
     cfg = prepared(
         "data.val_split=train",
         "data.augment=false",
@@ -181,6 +208,60 @@ def test_the_smoke_model_overfits_eight_frames(prepared):
     result = train(cfg)
     assert result.status == "finished"
     assert result.best_metric >= 0.9  # PCK at 5 px of the 960x540 frame, on the 8 training frames
+
+    # The same frames as the user's own files, through predict() from the exported .pth alone.
+    pairs = calibration_source.verified_split(cfg, "train").pairs
+    _as_users_files(pairs, tmp_path / "frames")
+    prediction = predict(export(cfg, download=False), tmp_path / "frames")
+    prediction.save(tmp_path / "out")
+
+    # Its keypoints are the training pipeline's: the same resize, network and decoding.
+    model, _ = load_trained_model(cfg, torch.device("cpu"))
+    images, target = default_collate([get_task(MODEL).datasets(cfg)[1][(-1, i)] for i in range(8)])
+    reference = model.predict(images)
+    full_size = [r for r in prediction if "small" not in r.name]
+    sure = reference["confidence"].numpy() >= 0.5
+    xy = to_frame_pixels(reference["xy"], target["scale"][:, None, :]).numpy()
+    assert np.abs(np.stack([r.xy for r in full_size]) - xy)[sure].max() < 0.01
+
+    # Each saved camera and overlay against the generator's true camera (scaled for the 640x360 copies).
+    zips = calibration_source.source_root(cfg) / "zips" / "calibration-2023"
+    truth = json.loads((zips / "train_cameras.json").read_text())
+    errors, offsets, missing = {"960x540": [], "640x360": []}, [], []
+    for frame in prediction:
+        saved = tmp_path / "out" / f"camera_{frame.name}.json"
+        if not saved.exists():
+            missing.append(frame.name)
+            continue
+        height, width = frame.image.shape[:2]
+        s = width / 960
+        true = Camera.from_json(truth[frame.name[:5]])
+        true = Camera(
+            true.pan, true.tilt, true.roll, true.position, s * true.fx, s * true.fy, width / 2, height / 2
+        )
+        camera = Camera.from_json(json.loads(saved.read_text()))
+        errors[f"{width}x{height}"].append(pitch_errors(camera, true, width, height) / s)  # in 960x540 pixels
+        overlay = cv2.cvtColor(cv2.imread(str(tmp_path / "out" / f"{frame.name}.png")), cv2.COLOR_BGR2RGB)
+        offsets.append(overlay_offsets(overlay, frame.image, true) / s)
+    for size, found in errors.items():
+        points = np.concatenate(found)
+        print(
+            f"\n{size}: {len(found)} frames with a camera; pitch error median {np.median(points):.2f} px, "
+            f"p95 {np.percentile(points, 95):.2f} px, max {points.max():.2f} px (960x540 pixels)"
+        )
+    drawn = np.concatenate(offsets)
+    print(
+        f"overlay: drawn pixels from the true lines median {np.median(drawn):.2f} px, "
+        f"p95 {np.percentile(drawn, 95):.2f} px"
+    )
+    # The model puts >= 90 % of the keypoints within 5 px (the PCK above); a camera fitted to them
+    # by least squares averages their errors, so where the keypoints are, the pitch it shows is
+    # within those 5 px, and its error grows away from them (up to ~3x at the far side of a frame):
+    # median <= 5 px, 95 % of the pitch within 15 px. The overlay draws that pitch 2 px wide.
+    assert not missing, f"no camera for {missing}"
+    points = np.concatenate([e for found in errors.values() for e in found])
+    assert np.median(points) <= 5.0 and np.percentile(points, 95) <= 15.0
+    assert np.median(drawn) <= 5.0
 
 
 def test_keypoints_follow_the_pixels_through_the_resize():

@@ -1,10 +1,12 @@
 """The evaluate step's picture: predicted keypoints and the pitch seen through the predicted geometry
-(a calibrated camera, or a ground homography)."""
+(a calibrated camera, or a ground homography); and the same drawn onto a frame at its own size,
+the overlay predict() saves."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from colab_utils.evaluation.calibration_metrics import calibrate_subset
@@ -12,6 +14,8 @@ from colab_utils.geometry import pitch
 from colab_utils.geometry.camera import Camera
 
 GROUND_MARKINGS = tuple(name for name in pitch.CLASS_NAMES if not name.startswith("Goal"))
+LINE_RGB = (255, 212, 0)  # the projected pitch, as in the figures
+POINT_RGB = (0, 255, 255)
 
 
 def visible_pieces(uv: np.ndarray, in_front: np.ndarray, width: int, height: int) -> list[np.ndarray]:
@@ -46,6 +50,21 @@ def project_ground(homography: np.ndarray, width: int, height: int) -> list[np.n
             uv = mapped[:, :2] / mapped[:, 2:]
         pieces += visible_pieces(uv, mapped[:, 2] > 0, width, height)
     return pieces
+
+
+def draw_overlay(image: np.ndarray, pieces: list[np.ndarray], points: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` (RGB) at its own size with the projected pitch ``pieces`` and the
+    detected keypoints ``points`` (N, 2) drawn on it; lines and dots grow with the image."""
+    canvas = np.ascontiguousarray(image).copy()
+    thickness = max(1, round(image.shape[1] / 640))
+    subpixel = 4  # cv2 draws at 1/4 pixel with shift=2
+    for piece in pieces:
+        polyline = np.round(piece * subpixel).astype(np.int32)
+        cv2.polylines(canvas, [polyline], False, LINE_RGB, thickness, cv2.LINE_AA, shift=2)
+    for x, y in np.asarray(points).reshape(-1, 2):
+        centre = (round(x * subpixel), round(y * subpixel))
+        cv2.circle(canvas, centre, (2 * thickness + 1) * subpixel, POINT_RGB, -1, cv2.LINE_AA, shift=2)
+    return canvas
 
 
 def keypoint_picture(

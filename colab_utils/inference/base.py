@@ -1,0 +1,202 @@
+"""What every predictor shares: the trained network rebuilt from a portable .pth, and the
+:class:`Prediction` handed back to the user.
+
+A task's predictor (``colab_utils/inference/<task>.py``) subclasses :class:`Predictor`:
+
+* ``__init__(payload, device, **options)`` takes its options (keyword arguments with defaults)
+  and calls ``super().__init__(payload, device, overrides)``; ``overrides`` are dotted config
+  keys applied to the trained config before the network is built
+  (``{"model.min_confidence": 0.3}``). ImageNet weights are never fetched (``model.pretrained``
+  is switched off): the state dict replaces them.
+* :meth:`Predictor.model_params` returns the argus params (``nn_module``, ``loss``,
+  ``prediction_transform``); by default the task's own ``model_params(cfg)``. Override it when
+  the task reads its data there (reid's number of identities): take the value from
+  ``self.payload["state_dict"]`` shapes or ``self.meta`` instead.
+* :meth:`Predictor.read` turns the user's inputs into something with ``.summary()`` and
+  ``.skipped``; by default images, folders, videos and arrays (:func:`~.inputs.read_frames`).
+  Tasks whose inputs are not images (tracking data) override it.
+* :meth:`Predictor.run` maps what ``read`` returned to one :class:`Result` per input, running
+  ``self.model`` (an argus model in eval mode: ``self.model.predict(batch)`` applies the
+  task's prediction transform) inside ``self.autocast()``.
+
+A :class:`Result` says in one line what was found (:meth:`Result.summary`), draws it
+(:meth:`Result.figure`), writes its files (:meth:`Result.save`) and gives plain data for
+``results.json`` (:meth:`Result.to_dict`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from colab_utils import runtime as rt
+from colab_utils.engine.model import TrainModel
+from colab_utils.engine.precision import resolve_precision
+from colab_utils.inference.inputs import FrameReport, read_frames
+from colab_utils.tasks import get_task
+
+
+class Result:
+    """One input's result; subclasses hold what the model found."""
+
+    name: str
+    source: str
+    found: bool  # the model's main output exists for this input (a camera, a homography...)
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    def figure(self) -> Any:
+        """A matplotlib figure of the result."""
+        raise NotImplementedError
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write this input's files (pictures, per-frame formats) into ``folder``; their paths."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-able data."""
+        raise NotImplementedError
+
+
+@dataclass
+class Prediction:
+    """The results of one :func:`colab_utils.predict.predict` call, in input order."""
+
+    model: str
+    task: str
+    meta: dict[str, Any]
+    results: list[Result]
+    inputs: FrameReport
+    found_label: str = "with a result"
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> Result:
+        return self.results[index]
+
+    def summary(self, max_lines: int = 20) -> str:
+        metrics = self.meta.get("metrics", {})
+        trained = ", ".join(f"{key} {value:.3g}" for key, value in metrics.items() if key.startswith("val_"))
+        found = sum(result.found for result in self.results)
+        lines = [
+            f"{self.model} (epoch {self.meta.get('epoch')}; {trained or 'no validation metrics'})",
+            self.inputs.summary(),
+            f"{found} of {len(self.results)} {self.found_label}.",
+            *(result.summary() for result in self.results[:max_lines]),
+        ]
+        if len(self.results) > max_lines:
+            lines.append(f"... and {len(self.results) - max_lines} more (see results.json after save())")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def show(self, limit: int | None = 8) -> None:
+        """Display the first ``limit`` results' figures (all with None) in the notebook."""
+        import matplotlib.pyplot as plt
+
+        try:
+            from IPython.display import display
+        except ImportError:  # a plain Python shell: matplotlib's own window
+            display = None
+        shown = self.results if limit is None else self.results[:limit]
+        for result in shown:
+            figure = result.figure()
+            if display is None:
+                plt.show()
+            else:
+                display(figure)
+            plt.close(figure)
+        if len(shown) < len(self.results):
+            print(f"Showed {len(shown)} of {len(self.results)}: show(limit=None) shows all.")
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Each result's files, plus ``results.json`` with everything as plain data; their paths."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [path for result in self.results for path in result.save(folder)]
+        everything = {
+            "model": self.model,
+            "task": self.task,
+            "trained": {key: self.meta.get(key) for key in ("epoch", "metrics", "exported_at")},
+            "inputs": self.inputs.summary(),
+            "skipped": [{"input": what, "reason": why} for what, why in self.inputs.skipped],
+            "results": [result.to_dict() for result in self.results],
+        }
+        summary = folder / "results.json"
+        summary.write_text(json.dumps(everything, indent=1, default=float))
+        paths.append(summary)
+        print(f"Saved {len(paths)} files to {folder}")
+        return paths
+
+
+def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Predictor:
+    """A trained model rebuilt from its portable payload, in eval mode on ``device``."""
+
+    task: str = ""  # set by register_predictor
+    found_label = "with a result"
+
+    def __init__(
+        self, payload: dict[str, Any], device: str | torch.device, overrides: dict[str, Any] | None = None
+    ) -> None:
+        self.payload = payload
+        self.meta: dict[str, Any] = payload["meta"]
+        self.device = torch.device(device)
+        self.cfg = OmegaConf.create(payload["config"])
+        settings = {"model.pretrained": False} if "pretrained" in self.cfg.get("model", {}) else {}
+        for key, value in {**settings, **(overrides or {})}.items():
+            OmegaConf.update(self.cfg, key, value)
+        self.model = self.build()
+
+    def model_params(self) -> dict[str, Any]:
+        """argus params of the network (and its prediction transform) from the trained config."""
+        return get_task(self.task).model_params(self.cfg)
+
+    def build(self) -> TrainModel:
+        """The task's argus model with the payload's weights, loaded strictly, in eval mode."""
+        task = get_task(self.task)
+        optimizer = OmegaConf.to_container(self.cfg.train.optimizer, resolve=True)
+        name = optimizer.pop("name")
+        params = {**self.model_params(), "optimizer": (name, optimizer), "device": str(self.device)}
+        model = task.model_class(params)
+        try:
+            model.get_nn_module().load_state_dict(self.payload["state_dict"])
+        except RuntimeError as error:
+            raise ValueError(
+                f"The weights do not fit the {self.task} network rebuilt from their own config; the file "
+                f"was changed or comes from another library version ({error})"
+            ) from error
+        model.eval()
+        return model
+
+    def autocast(self):
+        """bf16 where the GPU has it, fp16 on other GPUs, fp32 on the CPU."""
+        precision, _ = resolve_precision("auto", self.device, rt.detect_gpu())
+        return precision.autocast()
+
+    def read(self, inputs: Any, every: int = 1, max_frames: int = 100) -> FrameReport:
+        return read_frames(inputs, every, max_frames)
+
+    def run(self, inputs: Any) -> list[Result]:
+        raise NotImplementedError
+
+    def predict(self, inputs: Any, every: int = 1, max_frames: int = 100) -> Prediction:
+        report = self.read(inputs, every, max_frames)
+        results = self.run(report.frames)
+        return Prediction(self.payload["model"], self.task, self.meta, results, report, self.found_label)
