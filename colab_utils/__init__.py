@@ -9,7 +9,11 @@ The notebook steps, in order::
     colab_utils.evaluate(cfg)                                  # metrics + picture
     colab_utils.export(cfg)                                    # portable .pth to your computer
 
-and the whole suite, model after model across sessions: ``colab_utils.train_all("auto")``.
+and the whole suite, model after model across sessions: ``colab_utils.train_all("auto")``;
+a trained model on your own frames: ``colab_utils.predict("<model>.pth", "frames/")``.
+
+No module of the package may be named after one of these functions: importing a submodule
+sets the package attribute of its name, which would replace the function by the module.
 
 The functions are imported on first use, so ``import colab_utils`` stays cheap for the
 parts that need no torch (geometry, data downloads).
@@ -26,8 +30,9 @@ _API = {
     "prepare_data": "colab_utils.pipeline",
     "train": "colab_utils.engine.trainer",
     "evaluate": "colab_utils.pipeline",
-    "export": "colab_utils.export",
+    "export": "colab_utils.portable",
     "train_all": "colab_utils.suite",
+    "predict": "colab_utils.inference.api",
 }
 __all__ = ["__version__", *_API]
 

@@ -20,8 +20,8 @@ from colab_utils.config import ConfigError, load_config
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.drive_errors import DriveStoppedAnswering
 from colab_utils.engine.trainer import ModelConfigMismatch, train
-from colab_utils.export import export
 from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.portable import export
 
 COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all")
 DEMO_MODEL = "sportlight_hrnet57"

@@ -31,8 +31,8 @@ from omegaconf import DictConfig, OmegaConf
 from colab_utils import runtime as rt
 from colab_utils.config import load_config
 from colab_utils.engine.trainer import BUDGET_MARGIN_S, TrainResult, session_clock, train
-from colab_utils.export import export
 from colab_utils.pipeline import prepare_data
+from colab_utils.portable import export
 
 # The order in which the models feed each other at inference: the camera (calibration,
 # homography) puts everything in pitch coordinates, then trajectories, the 3-D ball, players

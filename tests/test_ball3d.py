@@ -20,10 +20,10 @@ from colab_utils.data.synthetic.ball_physics import BOUNCE, FLIGHT, ROLL, TOUCH,
 from colab_utils.data.synthetic.ball_plays import launch_velocity
 from colab_utils.data.synthetic.cameras import random_camera
 from colab_utils.engine.trainer import train
-from colab_utils.export import export, load_portable
 from colab_utils.geometry.rays import pixel_rays, plane_depth
 from colab_utils.models.ball3d_loss import Ball3DLoss, flight_residual
 from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.portable import export, load_portable
 from colab_utils.tasks import get_task
 
 MODEL = "ball3d"

@@ -28,9 +28,9 @@ from colab_utils.data.synthetic.mot_dataset import GAMESTATE, TRACKING, generate
 from colab_utils.engine.estimate import training_flops, training_memory
 from colab_utils.engine.trainer import train
 from colab_utils.evaluation.detr_metrics import DetectionMAP, cxcywh_to_frame_xyxy
-from colab_utils.export import export, load_portable
 from colab_utils.models.detr_net import DetrDetector
 from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.portable import export, load_portable
 from colab_utils.tasks import get_task
 
 MODEL = "detr"

@@ -14,7 +14,7 @@ from toy_net import ToyNet
 
 from colab_utils.engine.checkpoint import read_checkpoint
 from colab_utils.engine.trainer import train
-from colab_utils.export import PORTABLE_FORMAT, export, load_portable
+from colab_utils.portable import PORTABLE_FORMAT, export, load_portable
 
 FAST = ("data.num_workers=0", "logging.progress=false")
 

@@ -36,9 +36,9 @@ from colab_utils.data.trajectory_windows import Window
 from colab_utils.engine.estimate import training_flops
 from colab_utils.engine.trainer import train
 from colab_utils.evaluation.gnn_metrics import TacticsScores, task_scores
-from colab_utils.export import export, load_portable
 from colab_utils.models.gnn_loss import TacticsLoss, masked_cross_entropy
 from colab_utils.pipeline import evaluate
+from colab_utils.portable import export, load_portable
 from colab_utils.tasks import get_task
 from colab_utils.tasks.gnn import formation_names, generator_formations
 

@@ -14,7 +14,6 @@ from colab_utils.data.calibration_frames import CalibrationFrames
 from colab_utils.data.synthetic.cameras import random_camera
 from colab_utils.engine.estimate import estimate
 from colab_utils.engine.trainer import train
-from colab_utils.export import export, load_portable
 from colab_utils.geometry.calibrate import camera_from_homography
 from colab_utils.geometry.keypoints import FLIP_57, GROUND_29, WORLD_57
 from colab_utils.geometry.metric import CalibrationMetric
@@ -24,6 +23,7 @@ from colab_utils.models.homography_fit import HomographyFit, pitch_grid, project
 from colab_utils.models.homography_loss import HomographyLoss
 from colab_utils.models.resnet_heatmap import ResNetHeatmap
 from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.portable import export, load_portable
 from colab_utils.runtime import GPU
 from colab_utils.tasks import get_task
 

@@ -31,9 +31,9 @@ from colab_utils.data.mot import read_mot_clip
 from colab_utils.data.reid_files import parse_crop_name
 from colab_utils.data.synthetic.reid_dataset import REID_TASK
 from colab_utils.engine.trainer import train
-from colab_utils.export import export, load_portable
+from colab_utils.inference.api import load_predictor, predict
 from colab_utils.pipeline import prepare_data
-from colab_utils.predict import load_predictor, predict
+from colab_utils.portable import export, load_portable
 
 MOT_COLUMNS = ["frame", "id", "left", "top", "width", "height", "score", "x", "y", "z"]
 SMOKE = {

@@ -31,12 +31,12 @@ from colab_utils.data.skillcorner import PHASE_NAMES
 from colab_utils.data.synthetic.ball_physics import ROLL
 from colab_utils.data.trajectory_windows import WindowSpec, cut_window
 from colab_utils.engine.trainer import train
-from colab_utils.export import export
 from colab_utils.geometry.camera import Camera
 from colab_utils.inference import ball3d, baller2vec
+from colab_utils.inference.api import load_predictor, predict
 from colab_utils.models.baller2vec_rollout import rollout
 from colab_utils.pipeline import prepare_data
-from colab_utils.predict import load_predictor, predict
+from colab_utils.portable import export
 from colab_utils.tasks import get_task
 from colab_utils.tasks.gnn import generator_formations
 

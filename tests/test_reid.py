@@ -30,9 +30,9 @@ from colab_utils.evaluation.reid_metrics import (
     rank_pairs,
     same_action_pairs,
 )
-from colab_utils.export import export, load_portable
 from colab_utils.models.reid_loss import ReidLoss, center_loss
 from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.portable import export, load_portable
 from colab_utils.tasks import get_task
 
 MODEL = "reid"

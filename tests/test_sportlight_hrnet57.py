@@ -19,13 +19,13 @@ from colab_utils.data import calibration_source
 from colab_utils.data.calibration_frames import augmentations, to_frame_pixels
 from colab_utils.engine.estimate import estimate
 from colab_utils.engine.trainer import train
-from colab_utils.export import export
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import FLIP_57
+from colab_utils.inference.api import predict
 from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
 from colab_utils.models.hrnet_heatmap import HRNetHeatmap
 from colab_utils.pipeline import evaluate, load_trained_model, prepare_data
-from colab_utils.predict import predict
+from colab_utils.portable import export
 from colab_utils.runtime import GPU
 from colab_utils.tasks import get_task
 

@@ -24,7 +24,7 @@ from conftest import REPO
 from colab_utils import runtime as rt
 from colab_utils import suite
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.export import load_portable
+from colab_utils.portable import load_portable
 from colab_utils.suite import (
     FAILED,
     NO_DATA,

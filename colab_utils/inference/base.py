@@ -67,7 +67,7 @@ class Result:
 
 @dataclass
 class Prediction:
-    """The results of one :func:`colab_utils.predict.predict` call, in input order."""
+    """The results of one :func:`colab_utils.inference.api.predict` call, in input order."""
 
     model: str
     task: str

@@ -1,6 +1,6 @@
 """``predict(weights, inputs)``: a trained model on your own frames, from the exported .pth alone.
 
-The portable file (:mod:`colab_utils.export`) holds the weights, the config they were trained
+The portable file (:mod:`colab_utils.portable`) holds the weights, the config they were trained
 with and what inference needs, so no run folder, dataset or checkpoint is involved: the
 network is rebuilt from the stored config by the task's predictor
 (:mod:`colab_utils.inference`), the weights are loaded strictly, and the inputs (image files,
@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from colab_utils.engine.trainer import CHECKPOINT_FORMAT
-from colab_utils.export import PORTABLE_FORMAT
 from colab_utils.inference import predictor_class
 from colab_utils.inference.base import Prediction, Predictor
+from colab_utils.portable import PORTABLE_FORMAT
 
 HOW_TO_EXPORT = (
     "Give the exported .pth: the export step (8.) of the model's notebook writes "
