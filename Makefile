@@ -1,7 +1,7 @@
 # Two commands for a fresh Linux machine with Python >= 3.10 (and its venv module):
 #   make demo   set everything up, then train the headline model on synthetic data, get
 #               killed like a Colab runtime, resume from the checkpoint, export the weights
-#   make test   set everything up, then run the linter and the test suite
+#   make test   set everything up, then run the linter and the test suite (two pytest workers)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,4 +20,4 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile

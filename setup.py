@@ -42,7 +42,15 @@ FAMILIES = {
     "logging": ["wandb>=0.17", "tensorboard>=2.15"],
 }
 FAMILIES["all"] = sorted({req for reqs in FAMILIES.values() for req in reqs})
-TEST_TOOLS = ["pytest>=8", "ruff>=0.5", "papermill>=2.6", "nbformat>=5.9", "ipykernel>=6.29"]
+TEST_TOOLS = [
+    "pytest>=8",
+    "pytest-xdist>=3.5",
+    "ruff>=0.5",
+    "papermill>=2.6",
+    "nbformat>=5.9",
+    "ipykernel>=6.29",
+    "psutil>=5.9",
+]
 # The test suite installs the families whose models have landed, not every family.
 TESTED_FAMILIES = ["calibration", "homography", "ball3d", "reid", "detr", "baller2vec", "gnn", "logging"]
 

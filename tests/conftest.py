@@ -18,6 +18,15 @@ CONFIGS = TESTS / "configs"
 
 sys.path.insert(0, str(TESTS))  # the toy task is imported as toy_task:ToyTask
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers on the machine's 2 cores: each (and every process it
+    # starts: papermill kernels, CLI runs, loader workers) computes on one thread, so they do not
+    # fight over the cores.
+    import torch
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 @pytest.fixture
 def folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
