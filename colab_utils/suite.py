@@ -18,7 +18,6 @@ import datetime
 import gc
 import hashlib
 import json
-import os
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -31,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from colab_utils import runtime as rt
 from colab_utils.config import load_config
 from colab_utils.engine.trainer import BUDGET_MARGIN_S, TrainResult, session_clock, train
+from colab_utils.files import write_atomically
 from colab_utils.pipeline import prepare_data
 from colab_utils.portable import export
 
@@ -106,12 +106,6 @@ def split_overrides(overrides: Sequence[str], models: Sequence[str]) -> dict[str
     return per_model
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class RunState:
     """``state.json`` (read back on a re-run) and ``summary.csv`` (for people) of one train-all run."""
 
@@ -137,8 +131,8 @@ class RunState:
             "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "models": [asdict(self.rows[m]) for m in ORDER if m in self.rows],
         }
-        _atomic_write(self.json_path, json.dumps(state, indent=1))
-        _atomic_write(self.csv_path, self.table().to_csv(index=False))
+        write_atomically(self.json_path, json.dumps(state, indent=1))
+        write_atomically(self.csv_path, self.table().to_csv(index=False))
 
 
 def fingerprint(cfg: DictConfig) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 
 from colab_utils.data.soccernet_splits import prepare_split_zips
+from colab_utils.files import write_atomically
 from colab_utils.geometry.pitch import CLASS_NAMES
 
 CALIBRATION_TASK = "calibration-2023"
@@ -218,10 +219,7 @@ def _manifest_path(split_dir: Path) -> Path:
 def _write_manifest(report: CalibrationSplitReport) -> VerifiedSplit:
     verified = VerifiedSplit(report.split_dir, report.pairs, report.summary())
     content = {"summary": verified.summary, "pairs": [[p.name, a.name] for p, a in report.pairs]}
-    path = _manifest_path(report.split_dir)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(content))
-    os.replace(tmp, path)
+    write_atomically(_manifest_path(report.split_dir), json.dumps(content))
     return verified
 
 

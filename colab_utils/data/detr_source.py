@@ -28,6 +28,7 @@ from colab_utils.data.mot import SEQINFO, Clip, ClipFormatError, clip_folders, r
 from colab_utils.data.soccernet import validate_task
 from colab_utils.data.soccernet_splits import prepare_split_zips
 from colab_utils.data.synthetic.mot_dataset import GAMESTATE, TRACKING, generate_detection_dataset
+from colab_utils.files import write_atomically
 
 SOURCES = ("soccernet", "synthetic")
 READERS: dict[str, tuple[str, Callable[[Path], Clip]]] = {
@@ -97,11 +98,8 @@ def verify_split(split_dir: Path, dataset: str) -> VerifiedSplit:
 
 
 def _write_manifest(verified: VerifiedSplit) -> VerifiedSplit:
-    path = _manifest_path(verified.split_dir)
     content = {"dataset": verified.dataset, "summary": verified.summary, "unreadable": verified.unreadable}
-    partial = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    partial.write_text(json.dumps(content))
-    os.replace(partial, path)
+    write_atomically(_manifest_path(verified.split_dir), json.dumps(content))
     return verified
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colab_utils.data.calibration import image_is_readable
+from colab_utils.files import write_atomically
 
 SUBSETS = ("train", "query", "gallery")
 RANKING_SUBSETS = ("query", "gallery")
@@ -216,10 +217,7 @@ def write_manifest(report: ReidSplitReport) -> VerifiedReidSplit:
         "summary": verified.summary,
         "crops": [[str(c.path.relative_to(report.split_dir)), c.subset] for c in report.crops],
     }
-    path = manifest_path(report.split_dir)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(content))
-    os.replace(tmp, path)
+    write_atomically(manifest_path(report.split_dir), json.dumps(content))
     return verified
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from colab_utils.files import write_atomically
 
 
 class History:
@@ -50,9 +51,7 @@ class History:
         writer.writeheader()
         writer.writerows(self.rows)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        tmp.write_text(buffer.getvalue())
-        os.replace(tmp, self.path)
+        write_atomically(self.path, buffer.getvalue())
 
 
 def _number(text: str) -> Any:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime
 import gc
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from colab_utils.config import (
     with_overrides,
 )
 from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.files import write_atomically
 from colab_utils.tasks import Task
 
 HALVE_BATCH = "halve_batch"
@@ -135,11 +135,8 @@ def write_record(run_dir: Path, record: dict[str, Any]) -> Path:
     """Write the step-down record atomically (a killed session leaves the old or the new one)."""
     path = run_dir / STEPDOWN_FILE
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     text = yaml.safe_dump(record, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
-    tmp.write_text(RECORD_HEADER + text)
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, RECORD_HEADER + text)
 
 
 def step_down(cfg: DictConfig, task: Task, oom: OutOfMemory) -> str:

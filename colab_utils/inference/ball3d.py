@@ -426,12 +426,7 @@ class BallTrackResult(Result):
         return rows
 
     def save(self, folder: Path) -> list[Path]:
-        import matplotlib.pyplot as plt
-
-        picture, table = folder / f"{self.name}.png", folder / f"{self.name}.csv"
-        figure = self.figure()
-        figure.savefig(picture, dpi=100)
-        plt.close(figure)
+        picture, table = self.save_picture(folder), folder / f"{self.name}.csv"
         with open(table, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(CSV_COLUMNS)

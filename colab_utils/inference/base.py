@@ -60,6 +60,16 @@ class Result:
         """Write this input's files (pictures, per-frame formats) into ``folder``; their paths."""
         raise NotImplementedError
 
+    def save_picture(self, folder: Path) -> Path:
+        """``<name>.png`` of :meth:`figure`, closed afterwards so that many inputs do not pile up figures."""
+        import matplotlib.pyplot as plt
+
+        path = folder / f"{self.name}.png"
+        figure = self.figure()
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        return path
+
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON-able data."""
         raise NotImplementedError

@@ -78,13 +78,7 @@ class DetectionResult(Result):
 
     def save(self, folder: Path) -> list[Path]:
         """``<name>.png``: the frame with its boxes (the sequence's det.txt is the prediction's)."""
-        import matplotlib.pyplot as plt
-
-        path = folder / f"{self.name}.png"
-        figure = self.figure()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
-        return [path]
+        return [self.save_picture(folder)]
 
     def mot_lines(self) -> list[str]:
         """The frame's lines of a MOT det file: ``frame,-1,left,top,width,height,score,-1,-1,-1``."""

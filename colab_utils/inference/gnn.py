@@ -218,12 +218,7 @@ class TacticsResult(Result):
         return figure
 
     def save(self, folder: Path) -> list[Path]:
-        import matplotlib.pyplot as plt
-
-        picture, data = folder / f"{self.name}.png", folder / f"{self.name}.json"
-        figure = self.figure()
-        figure.savefig(picture, dpi=100)
-        plt.close(figure)
+        picture, data = self.save_picture(folder), folder / f"{self.name}.json"
         data.write_text(json.dumps(self.to_dict(), indent=1))
         return [picture, data]
 

@@ -247,9 +247,7 @@ class ReidResult(Result):
 
     def save(self, folder: Path) -> list[Path]:
         """``<name>.png``: the query and its nearest crops (rankings and embeddings: the prediction's)."""
-        path = folder / f"{self.name}.png"
-        self.figure().savefig(path, dpi=100)
-        return [path]
+        return [self.save_picture(folder)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
