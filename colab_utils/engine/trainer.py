@@ -32,7 +32,7 @@ import colab_utils
 from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.display import EpochBar, LiveCurves
-from colab_utils.engine.distributed import Distributed, init_distributed
+from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
 from colab_utils.engine.drive_errors import DriveWriter, drive_upload_note
 from colab_utils.engine.estimate import estimate
 from colab_utils.engine.history import History
@@ -518,18 +518,21 @@ def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
     clock = runtime.clock if runtime else None
     gpu = runtime.gpu if runtime else None
     ladder(cfg)  # a mistake in the ladder shows now, not at the first out-of-memory error hours later
-    while True:
-        trainer: Trainer | None = None
-        try:
-            trainer = Trainer(cfg, gpu=gpu, clock=clock)
-            return trainer.run()
-        except torch.cuda.OutOfMemoryError as error:
-            oom = OutOfMemory(trainer.where() if trainer else "while setting up the model", str(error))
-            dist = trainer.dist if trainer else init_distributed()
-            if dist.enabled:
-                print(distributed_message(cfg, oom, dist.rank, dist.world_size))
-                raise
-        # out of the except block, the error's traceback no longer holds the batch and activations
-        trainer = None
-        free_cuda_memory()
-        print(step_down(cfg, get_task(cfg.task), oom))
+    try:
+        while True:
+            trainer: Trainer | None = None
+            try:
+                trainer = Trainer(cfg, gpu=gpu, clock=clock)
+                return trainer.run()
+            except torch.cuda.OutOfMemoryError as error:
+                oom = OutOfMemory(trainer.where() if trainer else "while setting up the model", str(error))
+                dist = trainer.dist if trainer else init_distributed()
+                if dist.enabled:
+                    print(distributed_message(cfg, oom, dist.rank, dist.world_size))
+                    raise
+            # out of the except block, the error's traceback no longer holds the batch and activations
+            trainer = None
+            free_cuda_memory()
+            print(step_down(cfg, get_task(cfg.task), oom))
+    finally:
+        shutdown_distributed()  # under torchrun; the group is joined again by the next train()
