@@ -426,12 +426,7 @@ class BallTrackResult(Result):
         return rows
 
     def save(self, folder: Path) -> list[Path]:
-        picture, table = self.save_picture(folder), folder / f"{self.name}.csv"
-        with open(table, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(self.rows())
-        return [picture, table]
+        return [self.save_picture(folder), self.save_table(folder, CSV_COLUMNS, self.rows())]
 
     def to_dict(self) -> dict[str, Any]:
         return {

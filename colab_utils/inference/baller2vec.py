@@ -32,7 +32,6 @@ Also here, for the gnn predictor: reading a match and choosing windows in it.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import re
@@ -377,12 +376,7 @@ class ForecastResult(Result):
         return rows
 
     def save(self, folder: Path) -> list[Path]:
-        picture, table = self.save_picture(folder), folder / f"{self.name}.csv"
-        with open(table, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(self.rows())
-        return [picture, table]
+        return [self.save_picture(folder), self.save_table(folder, CSV_COLUMNS, self.rows())]
 
     def to_dict(self) -> dict[str, Any]:
         def points(track: np.ndarray, agent: int) -> list[list[float]] | None:

@@ -26,8 +26,9 @@ A :class:`Result` says in one line what was found (:meth:`Result.summary`), draw
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,15 @@ class Result:
         figure = self.figure()
         figure.savefig(path, dpi=100)
         plt.close(figure)
+        return path
+
+    def save_table(self, folder: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+        """``<name>.csv``: a header of ``columns``, then ``rows``."""
+        path = folder / f"{self.name}.csv"
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(rows)
         return path
 
     def to_dict(self) -> dict[str, Any]:
