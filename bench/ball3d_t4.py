@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 TRAIN_CLIPS, VAL_CLIPS = 50_000, 2_000
 

@@ -29,8 +29,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.models.baller2vec_rollout import rollout
-from colab_utils.tasks import get_task
+from colab_utils.models.baller2vec.rollout import rollout
+from colab_utils.registry import get_task
 
 TRAIN_MATCHES, VALID_MATCHES, MATCH_MINUTES = 8, 2, 95.0
 

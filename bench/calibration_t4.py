@@ -23,7 +23,7 @@ from measure import loader_rate
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
 from colab_utils.pipeline import prepare_data
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 TRAIN_FRAMES, VAL_FRAMES = 16_463, 3_212
 

@@ -42,7 +42,7 @@ from measure import loader_rate
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops, training_memory
 from colab_utils.pipeline import prepare_data
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 TRAIN_FRAMES, VAL_FRAMES = 57 * 32, 49 * 8  # tracking-2023 at the recipe's frames_per_clip
 T4_GIB = 15.0

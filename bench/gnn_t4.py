@@ -36,7 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 OPEN_DATA_WINDOWS = (
     8 * 95 * 60 * 10 // 20

@@ -32,7 +32,7 @@ from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
 from colab_utils.engine.precision import Precision
 from colab_utils.pipeline import prepare_data
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 TRAIN_FRAMES, VAL_FRAMES = 16_463, 3_212
 T4_CAP_GIB = 15.0

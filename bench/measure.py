@@ -7,9 +7,9 @@ import time
 import torch
 from omegaconf import DictConfig
 
+from colab_utils.engine.contract import Task
 from colab_utils.engine.sampling import ResumableBatchSampler, SampleDataset
 from colab_utils.engine.trainer import make_loader
-from colab_utils.tasks import Task
 
 
 def loader_rate(task: Task, cfg: DictConfig, train_set: SampleDataset, batches: int) -> tuple[float, object]:

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from colab_utils.data.synthetic.annotate import annotate
-from colab_utils.data.synthetic.cameras import random_camera
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.metric import EVAL_HEIGHT, EVAL_WIDTH, THRESHOLDS, CalibrationMetric
+from colab_utils.synthetic.annotate import annotate
+from colab_utils.synthetic.cameras import random_camera
 
 
 def synthetic_split(frames: int, seed: int) -> list[tuple[dict, dict]]:

@@ -30,7 +30,7 @@ from measure import loader_rate
 from colab_utils.config import load_config
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
 from colab_utils.pipeline import prepare_data
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 TRAIN_CROPS = round(340_993 * 12.12 / (12.12 + 2.35 + 2.41 + 1.75))
 VALID_CROPS = round(340_993 * 2.35 / (12.12 + 2.35 + 2.41 + 1.75))

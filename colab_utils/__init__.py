@@ -28,7 +28,7 @@ _API = {
     "setup": "colab_utils.runtime",
     "load_config": "colab_utils.config",
     "prepare_data": "colab_utils.pipeline",
-    "train": "colab_utils.engine.trainer",
+    "train": "colab_utils.pipeline",
     "evaluate": "colab_utils.pipeline",
     "export": "colab_utils.portable",
     "train_all": "colab_utils.suite",

@@ -19,8 +19,8 @@ from colab_utils import runtime as rt
 from colab_utils.config import ConfigError, load_config
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.drive_errors import DriveStoppedAnswering
-from colab_utils.engine.trainer import ModelConfigMismatch, train
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.engine.trainer import ModelConfigMismatch
+from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export
 
 COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all")

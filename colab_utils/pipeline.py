@@ -1,4 +1,7 @@
-"""The notebook steps that are not training: prepare the data, evaluate the best weights."""
+"""The notebook steps around the engine: prepare the data, train, evaluate the best weights.
+
+Each looks the model's task up in the registry; the engine itself knows no model.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from omegaconf import DictConfig
 
 from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.contract import EvalReport
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.precision import resolve_precision
-from colab_utils.engine.trainer import make_val_loader
-from colab_utils.tasks import EvalReport, get_task
+from colab_utils.engine.trainer import TrainResult, fit, make_val_loader
+from colab_utils.registry import get_task
 
 
 def prepare_data(cfg: DictConfig) -> str:
@@ -20,6 +24,15 @@ def prepare_data(cfg: DictConfig) -> str:
     summary = get_task(cfg.task).prepare_data(cfg)
     print(summary)
     return summary
+
+
+def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
+    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint.
+
+    When CUDA runs out of memory, training steps down ``train.oom_ladder`` (see
+    :func:`colab_utils.engine.trainer.fit`) and goes on from the newest checkpoint.
+    """
+    return fit(cfg, get_task(cfg.task), runtime)
 
 
 def load_trained_model(cfg: DictConfig, device: torch.device | None = None) -> tuple[TrainModel, str]:

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 import colab_utils
 from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 PORTABLE_FORMAT = "colab_utils.portable/1"
 

@@ -29,16 +29,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from colab_utils import runtime as rt
 from colab_utils.config import load_config
-from colab_utils.engine.trainer import BUDGET_MARGIN_S, TrainResult, session_clock, train
+from colab_utils.engine.trainer import BUDGET_MARGIN_S, TrainResult, session_clock
 from colab_utils.files import write_atomically
-from colab_utils.pipeline import prepare_data
+from colab_utils.pipeline import prepare_data, train
 from colab_utils.portable import export
+from colab_utils.registry import shipped_models
 
-# The order in which the models feed each other at inference: the camera (calibration,
-# homography) puts everything in pitch coordinates, then trajectories, the 3-D ball, players
-# (re-id, detection) and the tactics graph. Each trains on its own data, so the order only
-# decides which models are ready first.
-ORDER = ("sportlight_hrnet57", "homography", "baller2vec", "ball3d", "reid", "detr", "gnn")
+# Each model package's TRAIN_ORDER: the order in which the models feed each other at inference.
+# The camera (calibration, homography) puts everything in pitch coordinates, then trajectories,
+# the 3-D ball, players (re-id, detection) and the tactics graph. Each trains on its own data, so
+# the order only decides which models are ready first.
+ORDER = tuple(shipped_models())
 MIN_START_S = BUDGET_MARGIN_S + 10 * 60  # with less left, a model would stop before its first checkpoint
 STATE_FORMAT = "colab_utils.train_all/1"
 

@@ -16,7 +16,7 @@ TESTS = Path(__file__).parent
 REPO = TESTS.parent
 CONFIGS = TESTS / "configs"
 
-sys.path.insert(0, str(TESTS))  # the toy task is imported as toy_task:ToyTask
+sys.path.insert(0, str(TESTS))  # the toy model package (task: toy_model) lives here, outside the library
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs two pytest workers on the machine's 2 cores: each (and every process it

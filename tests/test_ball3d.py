@@ -13,18 +13,25 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.config import load_config
-from colab_utils.data.ball3d_samples import GEOMETRY_FEATURES, BallClips, clip_spec, ground_baseline
-from colab_utils.data.synthetic.ball_clips import make_clip, track_ground_depth
-from colab_utils.data.synthetic.ball_crops import random_scene, render_crops
-from colab_utils.data.synthetic.ball_physics import BOUNCE, FLIGHT, ROLL, TOUCH, BallParams, Touch, simulate
-from colab_utils.data.synthetic.ball_plays import launch_velocity
-from colab_utils.data.synthetic.cameras import random_camera
-from colab_utils.engine.trainer import train
 from colab_utils.geometry.rays import pixel_rays, plane_depth
-from colab_utils.models.ball3d_loss import Ball3DLoss, flight_residual
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.models.ball3d.loss import Ball3DLoss, flight_residual
+from colab_utils.models.ball3d.samples import GEOMETRY_FEATURES, BallClips, clip_spec, ground_baseline
+from colab_utils.models.ball3d.synthetic.clips import make_clip, track_ground_depth
+from colab_utils.models.ball3d.synthetic.crops import random_scene, render_crops
+from colab_utils.models.ball3d.synthetic.physics import (
+    BOUNCE,
+    FLIGHT,
+    ROLL,
+    TOUCH,
+    BallParams,
+    Touch,
+    simulate,
+)
+from colab_utils.models.ball3d.synthetic.plays import launch_velocity
+from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export, load_portable
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
+from colab_utils.synthetic.cameras import random_camera
 
 MODEL = "ball3d"
 NO_DRAG = BallParams(drag=False)

@@ -10,14 +10,13 @@ import pytest
 import torch
 
 from colab_utils.config import load_config
-from colab_utils.engine.trainer import train
-from colab_utils.evaluation.baller2vec_metrics import forecast_errors
-from colab_utils.models.baller2vec_net import Baller2Vec
-from colab_utils.models.baller2vec_rollout import constant_velocity, rollout
-from colab_utils.models.baller2vec_tokens import BALL_SIDE, DisplacementBins, time_causal_mask
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.models.baller2vec.metrics import forecast_errors
+from colab_utils.models.baller2vec.network import Baller2Vec
+from colab_utils.models.baller2vec.rollout import constant_velocity, rollout
+from colab_utils.models.baller2vec.tokens import BALL_SIDE, DisplacementBins, time_causal_mask
+from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export, load_portable
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 MODEL = "baller2vec"
 

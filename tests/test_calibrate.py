@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colab_utils.data.synthetic.annotate import annotate
-from colab_utils.data.synthetic.cameras import KINDS, random_camera, visible_keypoints
 from colab_utils.geometry.calibrate import (
     camera_from_homography,
     camera_from_keypoints,
@@ -15,6 +13,8 @@ from colab_utils.geometry.calibrate import (
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import WORLD_57
 from colab_utils.geometry.metric import CalibrationMetric
+from colab_utils.synthetic.annotate import annotate
+from colab_utils.synthetic.cameras import KINDS, random_camera, visible_keypoints
 
 NOISE_PX = 0.5
 

@@ -19,19 +19,18 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.ops import box_iou
 
 from colab_utils.config import load_config
-from colab_utils.data.archives import extract_zip
-from colab_utils.data.detr_frames import CLASSES, DetectionFrames, collate, read_frame
-from colab_utils.data.detr_source import load_verified_split, read_clips
-from colab_utils.data.gamestate import read_gamestate_clip
-from colab_utils.data.mot import parse_tracklet, read_mot_clip
-from colab_utils.data.synthetic.mot_dataset import GAMESTATE, TRACKING, generate_detection_dataset
 from colab_utils.engine.estimate import training_flops, training_memory
-from colab_utils.engine.trainer import train
-from colab_utils.evaluation.detr_metrics import DetectionMAP, cxcywh_to_frame_xyxy
-from colab_utils.models.detr_net import DetrDetector
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.models.detr.frames import CLASSES, DetectionFrames, collate, read_frame
+from colab_utils.models.detr.gamestate import read_gamestate_clip
+from colab_utils.models.detr.metrics import DetectionMAP, cxcywh_to_frame_xyxy
+from colab_utils.models.detr.mot import parse_tracklet, read_mot_clip
+from colab_utils.models.detr.network import DetrDetector
+from colab_utils.models.detr.source import load_verified_split, read_clips
+from colab_utils.models.detr.synthetic.dataset import GAMESTATE, TRACKING, generate_detection_dataset
+from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export, load_portable
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
+from colab_utils.soccernet.archives import extract_zip
 
 MODEL = "detr"
 STEPS_TO_OVERFIT = 600
@@ -41,7 +40,7 @@ SIZE = (320, 180)
 PREPARE = """
 import json, sys
 from pathlib import Path
-from colab_utils.data.detr_source import prepare_detection
+from colab_utils.models.detr.source import prepare_detection
 try:
     reports = prepare_detection(Path(sys.argv[1]), "tracking-2023", ["train", "test"])
     print("RESULT " + json.dumps({split: report.summary for split, report in reports.items()}))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 from conftest import TESTS
-from toy_net import ToyNet
+from toy_model.network import ToyNet
 
 from colab_utils.engine.checkpoint import read_checkpoint
-from colab_utils.engine.trainer import train
+from colab_utils.pipeline import train
 from colab_utils.portable import PORTABLE_FORMAT, export, load_portable
 
 FAST = ("data.num_workers=0", "logging.progress=false")
@@ -44,7 +44,7 @@ def test_exported_weights_run_in_a_fresh_python_without_colab_utils(toy_config, 
         sys.modules["colab_utils"] = None  # make any import of the library fail
         sys.path.insert(0, {str(TESTS)!r})
         import torch
-        from toy_net import ToyNet
+        from toy_model.network import ToyNet
         payload = torch.load({str(path)!r}, map_location="cpu", weights_only=True)
         config = payload["config"]
         net = ToyNet(config["data"]["dim"], config["model"]["hidden"], config["model"]["dropout"])

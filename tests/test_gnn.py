@@ -12,7 +12,8 @@ import torch
 from sklearn.metrics import f1_score
 
 from colab_utils.config import load_config
-from colab_utils.data.formations import (
+from colab_utils.engine.estimate import training_flops
+from colab_utils.models.gnn.formations import (
     FORMATIONS,
     NO_LABEL,
     ROLES,
@@ -21,7 +22,7 @@ from colab_utils.data.formations import (
     role_index,
     templates_named,
 )
-from colab_utils.data.player_graphs import (
+from colab_utils.models.gnn.graphs import (
     AWAY,
     BALL,
     HOME,
@@ -31,16 +32,14 @@ from colab_utils.data.player_graphs import (
     formation_labels,
     window_graph,
 )
-from colab_utils.data.synthetic.skillcorner import FORMATIONS as GENERATOR_FORMATIONS
-from colab_utils.data.trajectory_windows import Window
-from colab_utils.engine.estimate import training_flops
-from colab_utils.engine.trainer import train
-from colab_utils.evaluation.gnn_metrics import TacticsScores, task_scores
-from colab_utils.models.gnn_loss import TacticsLoss, masked_cross_entropy
-from colab_utils.pipeline import evaluate
+from colab_utils.models.gnn.loss import TacticsLoss, masked_cross_entropy
+from colab_utils.models.gnn.metrics import TacticsScores, task_scores
+from colab_utils.models.gnn.task import formation_names, generator_formations
+from colab_utils.pipeline import evaluate, train
 from colab_utils.portable import export, load_portable
-from colab_utils.tasks import get_task
-from colab_utils.tasks.gnn import formation_names, generator_formations
+from colab_utils.registry import get_task
+from colab_utils.tracking.synthetic import FORMATIONS as GENERATOR_FORMATIONS
+from colab_utils.tracking.windows import Window
 
 MODEL = "gnn"
 KEEPER_X = -48.0

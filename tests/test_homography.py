@@ -9,23 +9,22 @@ import numpy as np
 import pytest
 import torch
 
+from colab_utils.calibration.frames import CalibrationFrames
+from colab_utils.calibration.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
 from colab_utils.config import load_config
-from colab_utils.data.calibration_frames import CalibrationFrames
-from colab_utils.data.synthetic.cameras import random_camera
 from colab_utils.engine.estimate import estimate
-from colab_utils.engine.trainer import train
 from colab_utils.geometry.calibrate import camera_from_homography
 from colab_utils.geometry.keypoints import FLIP_57, GROUND_29, WORLD_57
 from colab_utils.geometry.metric import CalibrationMetric
 from colab_utils.geometry.targets import canonical_side, keypoints_from_annotation
-from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
-from colab_utils.models.homography_fit import HomographyFit, pitch_grid, project, reprojection_errors
-from colab_utils.models.homography_loss import HomographyLoss
-from colab_utils.models.resnet_heatmap import ResNetHeatmap
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.models.homography.fit import HomographyFit, pitch_grid, project, reprojection_errors
+from colab_utils.models.homography.loss import HomographyLoss
+from colab_utils.models.homography.network import ResNetHeatmap
+from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export, load_portable
+from colab_utils.registry import get_task
 from colab_utils.runtime import GPU
-from colab_utils.tasks import get_task
+from colab_utils.synthetic.cameras import random_camera
 
 MODEL = "homography"
 SMALL_DATA = ["data.source=synthetic", "data.synthetic_frames.train=8", "data.synthetic_frames.valid=4"]

@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 
-from colab_utils.data.synthetic.annotate import annotate
-from colab_utils.data.synthetic.cameras import KINDS, random_camera
 from colab_utils.geometry import metric as M
 from colab_utils.geometry import pitch as P
 from colab_utils.geometry.camera import Camera
+from colab_utils.synthetic.annotate import annotate
+from colab_utils.synthetic.cameras import KINDS, random_camera
 
 W, H = M.EVAL_WIDTH, M.EVAL_HEIGHT
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from colab_utils.tasks import available_tasks
 from conftest import REPO
 
 from colab_utils import repository
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.tasks import available_tasks
 
 ALL_NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 NOTEBOOKS = [path for path in ALL_NOTEBOOKS if path.stem in available_tasks()]  # one per model

@@ -9,14 +9,14 @@ import pytest
 import torch
 from conftest import CONFIGS
 from test_distributed import torchrun
-from toy_task import OOM_ENV, OOM_MESSAGE, ToyDataset, ToyModel
+from toy_model.task import OOM_ENV, OOM_MESSAGE, ToyDataset, ToyModel
 
 from colab_utils.config import ConfigError, load_config, read_stepdown
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.oom import OutOfMemory, OutOfMemoryLadderExhausted, ladder, step_down
 from colab_utils.engine.sampling import SampleDataset
-from colab_utils.engine.trainer import train
-from colab_utils.tasks import get_task
+from colab_utils.pipeline import train
+from colab_utils.registry import get_task
 
 FAST = ("data.num_workers=0", "logging.progress=false")
 OOM_SUMMARY = (

@@ -21,19 +21,18 @@ import pytest
 import torch
 from conftest import REPO
 
+from colab_utils.calibration import source as calibration_source
+from colab_utils.calibration.picture import project_pitch
 from colab_utils.config import load_config
-from colab_utils.data import calibration_source
-from colab_utils.engine.trainer import train
-from colab_utils.evaluation.calibration_picture import project_pitch
 from colab_utils.geometry import pitch
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import GROUND_29, WORLD_57
 from colab_utils.inference.api import load_predictor, predict
-from colab_utils.inference.homography import homography_result
 from colab_utils.inference.inputs import Frame, read_frames
-from colab_utils.inference.sportlight_hrnet57 import camera_result
 from colab_utils.inference.transfer import deliver_results, input_paths, weights_file
-from colab_utils.pipeline import prepare_data
+from colab_utils.models.homography.predictor import homography_result
+from colab_utils.models.sportlight_hrnet57.predictor import camera_result
+from colab_utils.pipeline import prepare_data, train
 from colab_utils.portable import export, load_portable
 
 MODELS = ("sportlight_hrnet57", "homography")

@@ -25,14 +25,14 @@ import torch
 from torch import nn
 
 from colab_utils.config import load_config
-from colab_utils.data import detr_source, reid_source
-from colab_utils.data.detr_frames import CLASSES
-from colab_utils.data.mot import read_mot_clip
-from colab_utils.data.reid_files import parse_crop_name
-from colab_utils.data.synthetic.reid_dataset import REID_TASK
-from colab_utils.engine.trainer import train
 from colab_utils.inference.api import load_predictor, predict
-from colab_utils.pipeline import prepare_data
+from colab_utils.models.detr import source as detr_source
+from colab_utils.models.detr.frames import CLASSES
+from colab_utils.models.detr.mot import read_mot_clip
+from colab_utils.models.reid import source as reid_source
+from colab_utils.models.reid.files import parse_crop_name
+from colab_utils.models.reid.synthetic.dataset import REID_TASK
+from colab_utils.pipeline import prepare_data, train
 from colab_utils.portable import export, load_portable
 
 MOT_COLUMNS = ["frame", "id", "left", "top", "width", "height", "score", "x", "y", "z"]

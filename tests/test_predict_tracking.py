@@ -24,21 +24,21 @@ import pytest
 import torch
 
 from colab_utils.config import load_config
-from colab_utils.data.ball3d_samples import BallClips, clip_spec, ground_baseline
-from colab_utils.data.formations import FORMATIONS, ROLES
-from colab_utils.data.player_graphs import collate_windows
-from colab_utils.data.skillcorner import PHASE_NAMES
-from colab_utils.data.synthetic.ball_physics import ROLL
-from colab_utils.data.trajectory_windows import WindowSpec, cut_window
-from colab_utils.engine.trainer import train
 from colab_utils.geometry.camera import Camera
-from colab_utils.inference import ball3d, baller2vec
 from colab_utils.inference.api import load_predictor, predict
-from colab_utils.models.baller2vec_rollout import rollout
-from colab_utils.pipeline import prepare_data
+from colab_utils.models.ball3d import predictor as ball3d
+from colab_utils.models.ball3d.samples import BallClips, clip_spec, ground_baseline
+from colab_utils.models.ball3d.synthetic.physics import ROLL
+from colab_utils.models.baller2vec import predictor as baller2vec
+from colab_utils.models.baller2vec.rollout import rollout
+from colab_utils.models.gnn.formations import FORMATIONS, ROLES
+from colab_utils.models.gnn.graphs import collate_windows
+from colab_utils.models.gnn.task import generator_formations
+from colab_utils.pipeline import prepare_data, train
 from colab_utils.portable import export
-from colab_utils.tasks import get_task
-from colab_utils.tasks.gnn import generator_formations
+from colab_utils.registry import get_task
+from colab_utils.tracking.skillcorner import PHASE_NAMES
+from colab_utils.tracking.windows import WindowSpec, cut_window
 
 COMMON = ["data.num_workers=0", "logging.progress=false", "train.max_steps=1"]
 SMOKE = {

@@ -17,23 +17,22 @@ import torch
 from hub_server import HubServer, run_python
 
 from colab_utils.config import load_config
-from colab_utils.data import reid_source
-from colab_utils.data.reid_files import CropNameError, parse_crop_name, verify_reid_split
-from colab_utils.data.reid_sampling import IdentityBatches
-from colab_utils.data.synthetic.reid_dataset import generate_reid_dataset
 from colab_utils.engine.estimate import training_flops
-from colab_utils.engine.trainer import train
-from colab_utils.evaluation.reid_metrics import (
+from colab_utils.models.reid import source as reid_source
+from colab_utils.models.reid.files import CropNameError, parse_crop_name, verify_reid_split
+from colab_utils.models.reid.loss import ReidLoss, center_loss
+from colab_utils.models.reid.metrics import (
     ReidRanking,
     pair_distances,
     rank_distance_matrix,
     rank_pairs,
     same_action_pairs,
 )
-from colab_utils.models.reid_loss import ReidLoss, center_loss
-from colab_utils.pipeline import evaluate, prepare_data
+from colab_utils.models.reid.sampling import IdentityBatches
+from colab_utils.models.reid.synthetic.dataset import generate_reid_dataset
+from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export, load_portable
-from colab_utils.tasks import get_task
+from colab_utils.registry import get_task
 
 MODEL = "reid"
 REPO = "SoccerNet/SN-ReID-2023"
@@ -190,7 +189,7 @@ def test_synthetic_files_have_the_real_layout_and_names_that_round_trip(syntheti
 PREPARE = """
 import json, sys
 from pathlib import Path
-from colab_utils.data.reid_source import prepare_reid
+from colab_utils.models.reid.source import prepare_reid
 try:
     found = prepare_reid(Path(sys.argv[1]), sys.argv[2].split(","))
     print("RESULT " + json.dumps({split: len(v.crops) for split, v in found.items()}))
@@ -410,7 +409,7 @@ def test_t4_profile_and_the_osnet_training_flops(folders, capsys):
 def test_imagenet_weights_that_cannot_be_fetched_say_what_to_do(monkeypatch, tmp_path):
     import gdown
 
-    from colab_utils.models.reid_net import build_backbone
+    from colab_utils.models.reid.network import build_backbone
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     partial = tmp_path / "checkpoints" / "osnet_x0_25_imagenet.pth"

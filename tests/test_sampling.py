@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from toy_task import ToyDataset
+from toy_model.task import ToyDataset
 
 from colab_utils.engine.sampling import ResumableBatchSampler, ShuffledBatches
 

@@ -15,7 +15,8 @@ import pytest
 from kloppy._providers.skillcorner import identify_data_version
 from scipy.optimize import linear_sum_assignment
 
-from colab_utils.data.skillcorner import (
+from colab_utils.tracking.download import download_matches
+from colab_utils.tracking.skillcorner import (
     DEFENDING_PHASE_NAMES,
     PHASE_NAMES,
     LfsPointerError,
@@ -23,15 +24,14 @@ from colab_utils.data.skillcorner import (
     MatchFiles,
     load_match,
 )
-from colab_utils.data.skillcorner_download import download_matches
-from colab_utils.data.synthetic.skillcorner import (
+from colab_utils.tracking.synthetic import (
     FORMATION_NAMES,
     FORMATIONS,
     read_formations,
     simulate_match,
     write_match,
 )
-from colab_utils.data.trajectory_windows import Augmentation, TrajectoryWindows, WindowSpec
+from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
 
 MATCH_ID, SEED, MINUTES = 4411, 5, 3.0
 

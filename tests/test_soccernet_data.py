@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from hub_server import HubServer, Request, run_python
 
-from colab_utils.data.archives import CorruptArchiveError, UnsafeArchiveError, extract_zip
-from colab_utils.data.calibration import verify_calibration_split
-from colab_utils.data.soccernet import download_task
+from colab_utils.calibration.annotations import verify_calibration_split
+from colab_utils.soccernet.archives import CorruptArchiveError, UnsafeArchiveError, extract_zip
+from colab_utils.soccernet.download import download_task
 
 REPO = "SoccerNet/SN-Calibration-2023"
 SAMPLE_CLASSES = (
@@ -33,7 +33,7 @@ SAMPLE_CLASSES = (
 PREPARE = """
 import json, sys
 from pathlib import Path
-from colab_utils.data.calibration import prepare_calibration
+from colab_utils.calibration.annotations import prepare_calibration
 try:
     reports = prepare_calibration(Path(sys.argv[1]), sys.argv[2].split(","))
     print("RESULT " + json.dumps({split: len(report.pairs) for split, report in reports.items()}))
@@ -44,7 +44,7 @@ except Exception as err:
 DOWNLOAD = """
 import json, sys
 from pathlib import Path
-from colab_utils.data.soccernet import download_task
+from colab_utils.soccernet.download import download_task
 try:
     zips = download_task(sys.argv[1], sys.argv[2].split(","), Path(sys.argv[3]))
     print("RESULT " + json.dumps({split: str(path) for split, path in zips.items()}))
@@ -58,7 +58,7 @@ def make_calibration_dataset(
 ) -> None:
     """Write ``root/calibration-2023/<split>.zip`` the way SoccerNet packs calibration-2023.
 
-    Same call as ``colab_utils.data.synthetic.calibration.generate_calibration_dataset``: once
+    Same call as ``colab_utils.calibration.synthetic.generate_calibration_dataset``: once
     that lands, the ``calibration_repo`` fixture switches to it by changing one line.
     ``image_noise`` makes big, incompressible images, for a zip larger than the client's 10 MiB
     download chunk (only then does a cut connection resume with a Range request).

@@ -14,20 +14,19 @@ import torch
 from test_predict import overlay_offsets, pitch_errors
 from torch.utils.data import default_collate
 
+from colab_utils.calibration import source as calibration_source
+from colab_utils.calibration.frames import augmentations, to_frame_pixels
+from colab_utils.calibration.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
 from colab_utils.config import load_config
-from colab_utils.data import calibration_source
-from colab_utils.data.calibration_frames import augmentations, to_frame_pixels
 from colab_utils.engine.estimate import estimate
-from colab_utils.engine.trainer import train
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import FLIP_57
 from colab_utils.inference.api import predict
-from colab_utils.models.heatmaps import MaskedHeatmapLoss, decode, gaussian_targets
-from colab_utils.models.hrnet_heatmap import HRNetHeatmap
-from colab_utils.pipeline import evaluate, load_trained_model, prepare_data
+from colab_utils.models.sportlight_hrnet57.network import HRNetHeatmap
+from colab_utils.pipeline import evaluate, load_trained_model, prepare_data, train
 from colab_utils.portable import export
+from colab_utils.registry import get_task
 from colab_utils.runtime import GPU
-from colab_utils.tasks import get_task
 
 MODEL = "sportlight_hrnet57"
 SMALL_DATA = ["data.source=synthetic", "data.synthetic_frames.train=8", "data.synthetic_frames.valid=4"]

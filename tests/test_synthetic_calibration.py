@@ -11,12 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-from colab_utils.data.synthetic.annotate import visible_pixels
-from colab_utils.data.synthetic.calibration import generate_calibration_dataset
-from colab_utils.data.synthetic.cameras import KINDS, look_at, random_camera
-from colab_utils.data.synthetic.render import GROUND_CLASSES, render_frame
+from colab_utils.calibration.synthetic import generate_calibration_dataset
 from colab_utils.geometry import pitch as P
 from colab_utils.geometry.camera import Camera
+from colab_utils.synthetic.annotate import visible_pixels
+from colab_utils.synthetic.cameras import KINDS, look_at, random_camera
+from colab_utils.synthetic.render import GROUND_CLASSES, render_frame
 
 W, H = 960, 540
 

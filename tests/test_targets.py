@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from colab_utils.data.synthetic.annotate import annotate
-from colab_utils.data.synthetic.cameras import KINDS, look_at, random_camera
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import WORLD_57
 from colab_utils.geometry.targets import (
@@ -23,6 +21,8 @@ from colab_utils.geometry.targets import (
     rotate_annotation,
     rotate_targets,
 )
+from colab_utils.synthetic.annotate import annotate
+from colab_utils.synthetic.cameras import KINDS, look_at, random_camera
 
 W, H = 960, 540
 CIRCLE_DERIVED = (30, 31, 32, 33, 40, 41, 44, 45, 46, 47, 51, 52, 53, 54)

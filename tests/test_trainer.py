@@ -10,7 +10,8 @@ import torch
 
 from colab_utils.engine.checkpoint import CheckpointStore, read_checkpoint
 from colab_utils.engine.precision import resolve_precision
-from colab_utils.engine.trainer import ModelConfigMismatch, train
+from colab_utils.engine.trainer import ModelConfigMismatch
+from colab_utils.pipeline import train
 from colab_utils.runtime import GPU
 
 FAST = ("data.num_workers=0", "logging.progress=false")
@@ -46,7 +47,7 @@ def test_a_run_records_history_and_best_follows_the_monitored_metric(toy_config)
     assert best["metrics"]["val_accuracy"] == max(accuracies)
     assert best["epoch"] == accuracies.index(max(accuracies)) + 1  # the first epoch (1-based) reaching it
     assert "optimizer" not in best  # best.pth is weights + config, small enough for Drive
-    assert (Path(cfg.run.dir) / "config.yaml").read_text().startswith("task: toy_task:ToyTask")
+    assert (Path(cfg.run.dir) / "config.yaml").read_text().startswith("task: toy_model")
 
 
 def test_running_a_finished_run_again_trains_nothing(toy_config, capsys):

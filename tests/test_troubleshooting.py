@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import CONFIGS
 from omegaconf import OmegaConf
-from toy_task import ToyDataset
+from toy_model.task import ToyDataset
 
 from colab_utils import runtime
 from colab_utils.config import load_config
@@ -23,7 +23,7 @@ from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.drive_errors import DriveStoppedAnswering
 from colab_utils.engine.history import History
 from colab_utils.engine.loader_wait import LoaderWait
-from colab_utils.engine.trainer import train
+from colab_utils.pipeline import train
 
 FAST = ("data.num_workers=0", "logging.progress=false")
 ENOTCONN = "[Errno 107] Transport endpoint is not connected"

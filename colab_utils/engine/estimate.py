@@ -19,8 +19,8 @@ from argus.utils import deep_to
 from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
+from colab_utils.engine.contract import Task
 from colab_utils.runtime import GPU
-from colab_utils.tasks import Task
 
 PEAK_TFLOPS = {
     "T4": 65.0,

@@ -36,8 +36,8 @@ from colab_utils.config import (
     with_overrides,
 )
 from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.contract import Task
 from colab_utils.files import write_atomically
-from colab_utils.tasks import Task
 
 HALVE_BATCH = "halve_batch"
 RECORD_HEADER = """\

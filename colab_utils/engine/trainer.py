@@ -1,4 +1,7 @@
-"""``train(cfg)``: the one training loop every model runs, resumable to the exact batch.
+"""``fit(cfg, task)``: the one training loop every model runs, resumable to the exact batch.
+
+The engine knows no model: ``colab_utils.train(cfg)`` looks the task up in the registry and
+hands it here.
 
 argus supplies the model container (network, optimizer, loss, device), the train and
 validation steps and the metrics. The loop is ours because argus' ``fit`` always starts
@@ -31,6 +34,7 @@ from torch.utils.data import DataLoader
 import colab_utils
 from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.contract import Task
 from colab_utils.engine.display import EpochBar, LiveCurves
 from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
 from colab_utils.engine.drive_errors import DriveWriter, drive_upload_note
@@ -52,7 +56,6 @@ from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_ev
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.engine.schedule import LRSchedule, Monitor
 from colab_utils.engine.trackers import Trackers
-from colab_utils.tasks import Task, get_task
 
 CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
 BUDGET_MARGIN_S = 120.0
@@ -140,13 +143,15 @@ def make_val_loader(task: Task, dataset: Any, cfg: DictConfig) -> DataLoader:
 class Trainer:
     """One training run: built from a config, resumed from its run folder, then ``run()``."""
 
-    def __init__(self, cfg: DictConfig, gpu: rt.GPU | None = None, clock: rt.Clock | None = None) -> None:
+    def __init__(
+        self, cfg: DictConfig, task: Task, gpu: rt.GPU | None = None, clock: rt.Clock | None = None
+    ) -> None:
         self.cfg = cfg
         self.dist: Distributed = init_distributed()
         self.device = self.dist.device()
         self.clock = session_clock(cfg, clock)
         self.run_dir = Path(cfg.run.dir)
-        self.task = get_task(cfg.task)
+        self.task = task
         self.gpu = gpu or rt.detect_gpu()
         self.precision, note = resolve_precision(cfg.train.amp, self.device, self.gpu)
         if note and self.dist.is_main:
@@ -508,8 +513,8 @@ class Trainer:
         )
 
 
-def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
-    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint.
+def fit(cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None) -> TrainResult:
+    """Train ``task`` as ``cfg`` says in its run folder, resuming from the newest valid checkpoint.
 
     When CUDA runs out of memory, ``cfg`` steps down ``train.oom_ladder`` (updated in place, so
     the notebook's later steps use the new settings too), the step is recorded in the run folder
@@ -522,7 +527,7 @@ def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
         while True:
             trainer: Trainer | None = None
             try:
-                trainer = Trainer(cfg, gpu=gpu, clock=clock)
+                trainer = Trainer(cfg, task, gpu=gpu, clock=clock)
                 return trainer.run()
             except torch.cuda.OutOfMemoryError as error:
                 oom = OutOfMemory(trainer.where() if trainer else "while setting up the model", str(error))
@@ -533,6 +538,6 @@ def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
             # out of the except block, the error's traceback no longer holds the batch and activations
             trainer = None
             free_cuda_memory()
-            print(step_down(cfg, get_task(cfg.task), oom))
+            print(step_down(cfg, task, oom))
     finally:
         shutdown_distributed()  # under torchrun; the group is joined again by the next train()

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from colab_utils.engine.trainer import CHECKPOINT_FORMAT
-from colab_utils.inference import predictor_class
 from colab_utils.inference.base import Prediction, Predictor
 from colab_utils.portable import PORTABLE_FORMAT
+from colab_utils.registry import predictor_class
 
 HOW_TO_EXPORT = (
     "Give the exported .pth: the export step (8.) of the model's notebook writes "

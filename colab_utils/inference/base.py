@@ -37,10 +37,9 @@ import torch
 from omegaconf import OmegaConf
 
 from colab_utils import runtime as rt
-from colab_utils.engine.model import TrainModel
+from colab_utils.engine.contract import Task, TrainModel
 from colab_utils.engine.precision import resolve_precision
 from colab_utils.inference.inputs import FrameReport, read_frames
-from colab_utils.tasks import get_task
 
 
 class Result:
@@ -169,13 +168,14 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 class Predictor:
     """A trained model rebuilt from its portable payload, in eval mode on ``device``."""
 
-    task: str = ""  # set by register_predictor
+    task_class: type[Task]  # the model's task, which builds the network
     found_label = "with a result"
 
     def __init__(
         self, payload: dict[str, Any], device: str | torch.device, overrides: dict[str, Any] | None = None
     ) -> None:
         self.payload = payload
+        self.task: str = payload["task"]
         self.meta: dict[str, Any] = payload["meta"]
         self.device = torch.device(device)
         self.cfg = OmegaConf.create(payload["config"])
@@ -186,15 +186,14 @@ class Predictor:
 
     def model_params(self) -> dict[str, Any]:
         """argus params of the network (and its prediction transform) from the trained config."""
-        return get_task(self.task).model_params(self.cfg)
+        return self.task_class().model_params(self.cfg)
 
     def build(self) -> TrainModel:
         """The task's argus model with the payload's weights, loaded strictly, in eval mode."""
-        task = get_task(self.task)
         optimizer = OmegaConf.to_container(self.cfg.train.optimizer, resolve=True)
         name = optimizer.pop("name")
         params = {**self.model_params(), "optimizer": (name, optimizer), "device": str(self.device)}
-        model = task.model_class(params)
+        model = self.task_class.model_class(params)
         try:
             model.get_nn_module().load_state_dict(self.payload["state_dict"])
         except RuntimeError as error:

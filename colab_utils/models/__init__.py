@@ -1,1 +1,1 @@
-"""Networks (plain torch modules) used by the tasks."""
+"""One package per model: its task, network, loss, data, metrics, pictures, predictor and generator."""

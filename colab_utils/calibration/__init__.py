@@ -1,0 +1,1 @@
+"""What the two keypoint calibration models share: SoccerNet calibration files, frames, heatmaps, metrics."""

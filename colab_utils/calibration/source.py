@@ -1,0 +1,64 @@
+"""Where a calibration model's frames come from: SoccerNet's download or the synthetic generator.
+
+Both paths end the same way, with real-format zips extracted to local disk and verified
+(``prepare_calibration``), so the synthetic smoke runs exercise the code real data takes.
+The zips of a download stay on local disk unless ``data.zips_on_drive`` asks for Drive,
+where they survive the runtime (mind the free 15 GB quota).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from colab_utils.calibration.annotations import (
+    CALIBRATION_TASK,
+    VerifiedSplit,
+    load_verified_split,
+    prepare_calibration,
+)
+from colab_utils.calibration.synthetic import generate_calibration_dataset
+
+SOURCES = ("soccernet", "synthetic")
+
+
+def source_root(cfg: DictConfig) -> Path:
+    """The local folder holding ``calibration-2023/<split>/`` for this config's data source."""
+    data_dir = Path(cfg.run.data_dir)
+    if cfg.data.source == "synthetic":
+        frames = cfg.data.synthetic_frames
+        return (
+            data_dir
+            / "synthetic"
+            / f"calibration-train{frames.train}-valid{frames.valid}-seed{cfg.data.synthetic_seed}"
+        )
+    if cfg.data.source == "soccernet":
+        return data_dir / "soccernet"
+    raise ValueError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
+
+
+def prepare(cfg: DictConfig) -> str:
+    """Download or generate, extract and verify the train and validation splits."""
+    root = source_root(cfg)
+    splits = [cfg.data.train_split, cfg.data.val_split]
+    if cfg.data.source == "synthetic":
+        zip_dir = root / "zips"
+        frames = cfg.data.synthetic_frames
+        # validating on the training split (overfitting checks) must not shrink it to the valid count
+        wanted = {cfg.data.val_split: int(frames.valid), cfg.data.train_split: int(frames.train)}
+        if not all((zip_dir / CALIBRATION_TASK / f"{split}.zip").exists() for split in wanted):
+            generate_calibration_dataset(zip_dir, splits=wanted, seed=int(cfg.data.synthetic_seed))
+            print(f"Generated synthetic {CALIBRATION_TASK} frames: {wanted}")
+        reports = prepare_calibration(root, splits, zip_dir=zip_dir, download=False)
+    else:
+        zip_dir = Path(cfg.run.dir).parent.parent / "zips" if cfg.data.zips_on_drive else root / "zips"
+        reports = prepare_calibration(root, splits, zip_dir=zip_dir, download=True)
+    return "\n".join(report.summary for report in reports.values())
+
+
+def verified_split(cfg: DictConfig, split: str) -> VerifiedSplit:
+    split = load_verified_split(source_root(cfg) / CALIBRATION_TASK / split)
+    if not split.pairs:
+        raise ValueError(f"{split.split_dir} has no usable image/annotation pair ({split.summary}).")
+    return split

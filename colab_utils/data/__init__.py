@@ -1,1 +1,0 @@
-"""Datasets: downloads, safe extraction, verification and synthetic generators."""

@@ -1,0 +1,85 @@
+"""The task contract: the one engine module a model package imports.
+
+A model differs from another only in its package, its config YAML and its notebook. The
+engine asks the model's :class:`Task` for its network (a :class:`TrainModel`), its datasets
+(:class:`SampleDataset`), the order of its batches (:class:`BatchPlan`), its metrics and how to
+evaluate and describe itself; everything else (precision, resume, checkpoints, logging,
+export) is the engine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from argus.metrics import Metric
+from omegaconf import DictConfig, OmegaConf
+
+from colab_utils.engine.model import TrainModel
+from colab_utils.engine.sampling import BatchPlan, SampleDataset, ShuffledBatches
+
+__all__ = ["BatchPlan", "EvalReport", "SampleDataset", "ShuffledBatches", "Task", "TrainModel"]
+
+
+@dataclass
+class EvalReport:
+    """What the notebook's evaluate step shows: a metrics table and, optionally, a picture."""
+
+    metrics: dict[str, float]
+    figure: Any = None  # a matplotlib Figure
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> str:
+        width = max((len(k) for k in self.metrics), default=0)
+        return "\n".join(f"{k:<{width}}  {v:.4f}" for k, v in self.metrics.items())
+
+
+class Task:
+    """Base class of every model's task; subclass it in ``<model package>/task.py``."""
+
+    name: str = ""
+    model_class: type[TrainModel] = TrainModel
+
+    def prepare_data(self, cfg: DictConfig) -> str:
+        """Download or generate the data, verify it, and return a one-paragraph summary."""
+        return "no data to prepare"
+
+    def model_params(self, cfg: DictConfig) -> dict[str, Any]:
+        """argus parameters for ``nn_module`` and ``loss`` (plain, picklable values)."""
+        raise NotImplementedError
+
+    def build_model(self, cfg: DictConfig, device: torch.device) -> TrainModel:
+        optimizer = OmegaConf.to_container(cfg.train.optimizer, resolve=True)
+        name = optimizer.pop("name")
+        params = {**self.model_params(cfg), "optimizer": (name, optimizer), "device": str(device)}
+        return self.model_class(params)
+
+    def datasets(self, cfg: DictConfig) -> tuple[SampleDataset, SampleDataset | None]:
+        """(train, validation) datasets; validation may be None."""
+        raise NotImplementedError
+
+    def collate_fn(self) -> Callable | None:
+        """How samples become a batch (None: torch's default collation)."""
+        return None
+
+    def batch_plan(self, cfg: DictConfig, dataset: SampleDataset) -> BatchPlan:
+        """The order of training batches; override for P x K batches and the like."""
+        return ShuffledBatches(len(dataset), cfg.train.batch_size, seed=cfg.seed)
+
+    def metrics(self, cfg: DictConfig) -> list[Metric]:
+        """Validation metrics (argus Metric objects); the validation loss is always added."""
+        return []
+
+    def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
+        """The part of the config that must match for a checkpoint's weights to fit the network."""
+        return OmegaConf.to_container(cfg.model, resolve=True)
+
+    def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
+        """Metrics on the validation set; tasks add their own picture and official metrics."""
+        return EvalReport(metrics=model.validate(loader, metrics=self.metrics(cfg)))
+
+    def export_meta(self, cfg: DictConfig) -> dict[str, Any]:
+        """What inference needs besides the weights (input size, keypoint names, classes...)."""
+        return {}

@@ -1,1 +1,0 @@
-"""Per-model metrics and result pictures, kept apart from the tasks that use them."""

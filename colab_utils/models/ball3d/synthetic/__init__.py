@@ -1,0 +1,1 @@
+"""The generator of ball3d's training clips: ball physics, plays, crops, clips."""

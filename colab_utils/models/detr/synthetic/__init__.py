@@ -1,0 +1,1 @@
+"""A synthetic SoccerNet tracking-2023 / gamestate-2024 download: drawn scenes in the real layouts."""

@@ -1,0 +1,305 @@
+"""gnn: players' roles, teams' formations and the phase of play from tracking data.
+
+Data: SkillCorner's open broadcast tracking (downloaded; :mod:`colab_utils.tracking.skillcorner`)
+or synthetic matches in the same files (:mod:`colab_utils.tracking.synthetic`), cut
+into windows (:mod:`colab_utils.tracking.windows`) that become one graph per frame
+(:mod:`colab_utils.models.gnn.graphs`); the last ``data.valid_matches`` matches are held out.
+The network (:mod:`colab_utils.models.gnn.network`) runs graph attention inside every frame and a
+BiLSTM along every player's track, and answers three questions at once: each player's role
+(labels from the match sheet), each team's formation (labels from the rule in
+:mod:`colab_utils.models.gnn.formations`) and each frame's phase of play (SkillCorner's
+phases-of-play file). Everything specific to this model is here and in ``configs/gnn.yaml``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.models.gnn.formations import FORMATIONS, ROLES, templates_named
+from colab_utils.models.gnn.graphs import (
+    BALL,
+    EDGE_FEATURES,
+    HALF_LENGTH_M,
+    HALF_WIDTH_M,
+    NODE_FEATURES,
+    EdgeSpec,
+    GraphTransform,
+    collate_windows,
+    formation_labels,
+    match_roles,
+)
+from colab_utils.models.gnn.loss import TacticsLoss
+from colab_utils.models.gnn.metrics import TacticsScores
+from colab_utils.models.gnn.network import TacticsNet
+from colab_utils.models.gnn.picture import frame_graph_picture
+from colab_utils.tracking.download import download_matches
+from colab_utils.tracking.skillcorner import PHASE_NAMES, LfsPointerError, Match, MatchFiles, load_cached
+from colab_utils.tracking.synthetic import read_formations, write_match
+from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
+
+SYNTHETIC_FIRST_ID = 9_000_001  # the same ids and folders as baller2vec's: one generated set serves both
+
+
+class GnnModel(TrainModel):
+    nn_module = TacticsNet
+    loss = TacticsLoss
+
+    def forward_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
+        batch = batch.to(self.device, non_blocking=True)
+        prediction = self.nn_module(batch)
+        target = {"role": batch.role, "formation": batch.formation, "phase": batch.phase}
+        return self.loss(prediction, target), prediction, target
+
+
+# ----------------------------------------------------------------- matches
+
+
+def data_root(cfg: DictConfig) -> Path:
+    data_dir = Path(cfg.run.data_dir)
+    if cfg.data.source == "skillcorner":
+        return data_dir / "skillcorner"
+    if cfg.data.source == "synthetic":
+        synthetic = cfg.data.synthetic
+        name = f"skillcorner-{synthetic.matches}x{float(synthetic.minutes):g}min-seed{synthetic.seed}"
+        return data_dir / "synthetic" / name
+    raise ValueError(f"data.source={cfg.data.source!r} is not one of skillcorner, synthetic")
+
+
+def match_files(cfg: DictConfig) -> list[MatchFiles]:
+    """Download (SkillCorner) or generate (synthetic) the matches; safe to call again."""
+    root = data_root(cfg)
+    if cfg.data.source == "skillcorner":
+        return download_matches(root, list(cfg.data.match_ids) if cfg.data.match_ids else None)
+    synthetic, folder = cfg.data.synthetic, root / "data" / "matches"
+    files = []
+    for k in range(int(synthetic.matches)):
+        match_id = SYNTHETIC_FIRST_ID + k
+        if not (folder / str(match_id)).is_dir():  # written aside, then moved: a kill leaves no half match
+            scratch = root / "partial"
+            shutil.rmtree(scratch, ignore_errors=True)
+            written = write_match(scratch, match_id, int(synthetic.seed), float(synthetic.minutes))
+            folder.mkdir(parents=True, exist_ok=True)
+            written.rename(folder / str(match_id))
+        files.append(MatchFiles.in_folder(folder / str(match_id), match_id))
+    return files
+
+
+def load_matches(cfg: DictConfig) -> tuple[list[Match], list[Match], list[str]]:
+    """(training, validation) matches from the ``.npz`` cache, and a line per match that could not be read."""
+    files = sorted(match_files(cfg), key=lambda f: f.match_id)
+    cache = data_root(cfg) / "cache"
+    matches, skipped = [], []
+    for found in files:
+        try:
+            matches.append(load_cached(found, cache / f"{found.match_id}.npz"))
+        except (LfsPointerError, OSError, ValueError, KeyError) as error:  # JSONDecodeError is a ValueError
+            skipped.append(f"match {found.match_id}: {type(error).__name__}: {error}")
+    held_out = int(cfg.data.valid_matches)
+    if len(matches) <= held_out:
+        raise ValueError(
+            f"{len(matches)} readable match(es) ({len(skipped)} skipped) but data.valid_matches={held_out} "
+            "are held out: nothing is left to train on. Lower data.valid_matches or add matches "
+            "(data.match_ids)." + "".join(f"\n  skipped {line}" for line in skipped)
+        )
+    return matches[: len(matches) - held_out], matches[len(matches) - held_out :], skipped
+
+
+def window_spec(cfg: DictConfig, validation: bool) -> WindowSpec:
+    data, window = cfg.data, cfg.data.window
+    return WindowSpec(
+        length=int(window.frames),
+        stride=int(window.valid_stride if validation else window.stride),
+        step=int(window.step),
+        min_players=int(data.min_players),
+        max_warp=0.0 if validation else float(data.augment.time_warp),
+    )
+
+
+def edge_spec(cfg: DictConfig) -> EdgeSpec:
+    graph = cfg.data.graph
+    return EdgeSpec(str(graph.edges), int(graph.k), float(graph.radius_m))
+
+
+def formation_names(cfg: DictConfig) -> list[str]:
+    return [str(name) for name in cfg.data.formations]
+
+
+def graph_windows(cfg: DictConfig, matches: list[Match], validation: bool) -> TrajectoryWindows:
+    spec = window_spec(cfg, validation)
+    transform = GraphTransform(matches, spec.span, edge_spec(cfg), templates_named(formation_names(cfg)))
+    augment = None if validation else Augmentation(**OmegaConf.to_container(cfg.data.augment, resolve=True))
+    return TrajectoryWindows(matches, spec, augment, transform)
+
+
+def generator_formations(cfg: DictConfig, match: Match, starts: np.ndarray) -> np.ndarray:
+    """(windows, 2) the synthetic generator's true formation names at each window's first frame."""
+    truth = read_formations(data_root(cfg) / "data" / "matches" / str(match.match_id), match.match_id)
+    switch_frames = np.array([s["frame"] for s in truth["switches"]])
+    at = np.searchsorted(switch_frames, match.frame_ids[starts], side="right") - 1
+    return np.array([[truth["switches"][i]["home"], truth["switches"][i]["away"]] for i in at])
+
+
+def _label_report(cfg: DictConfig, dataset: TrajectoryWindows, most: int = 2000) -> str:
+    """What the rule says over (at most ``most`` evenly spread of) a split's windows, and on synthetic
+    matches how often it names the generator's true formation."""
+    names, templates = formation_names(cfg), templates_named(formation_names(cfg))
+    index = dataset.index[:: max(1, len(dataset) // most)]
+    labels, agree, total = [], 0, 0
+    for m, match in enumerate(dataset.matches):
+        starts = index[index[:, 0] == m, 1]
+        found = [formation_labels(match, start, dataset.spec.span, templates) for start in starts]
+        found = np.array(found, dtype=np.int64).reshape(-1, 2)
+        labels.append(found)
+        if cfg.data.source == "synthetic" and len(starts):
+            named = np.where(found >= 0, np.array(names)[np.maximum(found, 0)], "")
+            agree += int((named == generator_formations(cfg, match, starts)).sum())
+            total += int((found >= 0).sum())
+    every = np.concatenate(labels)
+    counts = ", ".join(f"{name} {(every == i).sum()}" for i, name in enumerate(names))
+    text = (
+        f"formation labels by the rule ({len(every)} windows x 2 teams): {counts}, none {(every < 0).sum()}"
+    )
+    if total:
+        text += f"; the rule names the generator's true formation in {agree / total:.1%} of them"
+    return text
+
+
+# ----------------------------------------------------------------- the task
+
+
+class Gnn(Task):
+    model_class = GnnModel
+
+    def prepare_data(self, cfg: DictConfig) -> str:
+        train_matches, valid_matches, skipped = load_matches(cfg)
+        train_set, valid_set = self.datasets(cfg)
+        every = [*train_matches, *valid_matches]
+        frames = sum(m.num_frames for m in every)
+        roles = np.concatenate([match_roles(m)[~np.isnan(m.positions[..., 0]).all(axis=0)] for m in every])
+        phased = sum(int((m.phases >= 0).sum()) for m in every)
+        source = (
+            "SkillCorner open data"
+            if cfg.data.source == "skillcorner"
+            else f"synthetic matches in SkillCorner's format ({float(cfg.data.synthetic.minutes):g} min each)"
+        )
+        ids = lambda matches: ", ".join(str(m.match_id) for m in matches)  # noqa: E731
+        window = cfg.data.window
+        lines = [
+            f"gnn: {source} in {data_root(cfg)}: {len(train_matches)} training match(es) "
+            f"({ids(train_matches)}), {len(valid_matches)} held out ({ids(valid_matches)}); "
+            f"{frames:,} frames at {every[0].fps:g} fps.",
+            f"{len(train_set):,} training windows (every {window.stride} frames) and {len(valid_set):,} "
+            f"validation windows (every {window.valid_stride}), each {window.frames} graphs {window.step} "
+            "frames apart.",
+            f"labels: {(roles >= 0).sum()} of {len(roles)} players who played have a role in the vocabulary; "
+            f"{phased / frames:.0%} of frames have a phase of play;",
+            _label_report(cfg, train_set) + ".",
+        ]
+        if skipped:
+            lines.append(f"skipped {len(skipped)} unreadable match(es):")
+            lines += [f"  {line}" for line in skipped]
+        return "\n".join(lines)
+
+    def model_params(self, cfg: DictConfig) -> dict[str, Any]:
+        model = cfg.model
+        return {
+            "nn_module": {
+                "node_features": len(NODE_FEATURES),
+                "edge_features": len(EDGE_FEATURES),
+                "num_roles": len(ROLES),
+                "num_formations": len(formation_names(cfg)),
+                "num_phases": len(PHASE_NAMES),
+                "hidden": int(model.hidden),
+                "heads": int(model.heads),
+                "layers": int(model.layers),
+                "conv": str(model.conv),
+                "lstm_hidden": int(model.lstm_hidden),
+                "lstm_layers": int(model.lstm_layers),
+                "dropout": float(model.dropout),
+            },
+            "loss": {task: float(weight) for task, weight in cfg.loss.items()},
+        }
+
+    def datasets(self, cfg: DictConfig) -> tuple[TrajectoryWindows, TrajectoryWindows]:
+        train_matches, valid_matches, _ = load_matches(cfg)
+        return graph_windows(cfg, train_matches, False), graph_windows(cfg, valid_matches, True)
+
+    def collate_fn(self):
+        return collate_windows
+
+    def metrics(self, cfg: DictConfig) -> list:
+        return [TacticsScores()]
+
+    def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
+        return {
+            **OmegaConf.to_container(cfg.model, resolve=True),
+            "node_features": list(NODE_FEATURES),
+            "edge_features": list(EDGE_FEATURES),
+            "roles": list(ROLES),
+            "formations": formation_names(cfg),
+            "phases": list(PHASE_NAMES),
+        }
+
+    def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
+        """Metrics on the held-out matches, and one frame's graph with the predicted roles."""
+        metrics = model.validate(loader, metrics=self.metrics(cfg))
+        dataset: TrajectoryWindows = loader.dataset
+        index = min(int(cfg.eval.picture_window), len(dataset) - 1)
+        sample = dataset[index]
+        output = model.val_step(collate_windows([sample]))
+        figure = _picture(cfg, dataset, index, sample, output["prediction"])
+        return EvalReport(metrics=metrics, figure=figure, details={"picture_window": index})
+
+    def export_meta(self, cfg: DictConfig) -> dict[str, Any]:
+        spec, edges = window_spec(cfg, True), edge_spec(cfg)
+        return {
+            "node_features": list(NODE_FEATURES),
+            "edge_features": list(EDGE_FEATURES),
+            "window": {"frames": spec.length, "frames_between_graphs": spec.step, "fps": 10.0},
+            "edges": {"kind": edges.kind, "k": edges.k, "radius_m": edges.radius_m},
+            "roles": list(ROLES),
+            "formations": formation_names(cfg),
+            "formation_templates": {
+                name: [list(slot) for slot in FORMATIONS[name].slots] for name in formation_names(cfg)
+            },
+            "phases": list(PHASE_NAMES),
+            "output": "role logits per track, formation logits per (window, home/away), "
+            "phase logits per graph",
+        }
+
+
+def _picture(cfg: DictConfig, dataset: TrajectoryWindows, index: int, sample, prediction: dict) -> Any:
+    """The middle frame of validation window ``index`` with its edges, predicted roles and formations."""
+    frame = int(sample.phase.shape[1]) // 2
+    nodes = torch.nonzero(sample.node_t == frame).flatten()
+    numbering = torch.full((sample.x.shape[0],), -1, dtype=torch.long)
+    numbering[nodes] = torch.arange(len(nodes))
+    inside = (sample.node_t[sample.edge_index] == frame).all(dim=0)
+    edges = numbering[sample.edge_index[:, inside]].numpy()
+    xy = sample.x[nodes][:, :2].numpy() * (HALF_LENGTH_M, HALF_WIDTH_M)
+    tracks = sample.node_track[nodes]
+    team = sample.track_team[tracks].numpy()
+    guessed = prediction["role"].argmax(dim=-1).cpu()[tracks].tolist()
+    true = sample.role[tracks].tolist()
+    predicted_roles = ["" if side == BALL else ROLES[g] for g, side in zip(guessed, team, strict=True)]
+    true_roles = ["" if r < 0 else ROLES[r] for r in true]
+    names = formation_names(cfg)
+    predicted = prediction["formation"].argmax(dim=-1)[0].cpu().tolist()
+    sides = []
+    for side, (guess, label) in enumerate(zip(predicted, sample.formation[0].tolist(), strict=True)):
+        told = names[label] if label >= 0 else "no label"
+        sides.append(f"{('home', 'away')[side]} {names[guess]} (rule: {told})")
+    match = dataset.matches[int(dataset.index[index, 0])]
+    title = (
+        f"match {match.match_id}, validation window {index}, graph {frame}: "
+        + "; ".join(sides)
+        + "\nroles: predicted, or predicted/true in red where wrong"
+    )
+    return frame_graph_picture(xy, team, edges, predicted_roles, true_roles, title)

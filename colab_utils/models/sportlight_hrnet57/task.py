@@ -1,0 +1,130 @@
+"""Sportlight's HRNet-W48 57-keypoint pitch calibration model (SoccerNet calibration-2023).
+
+The network predicts a heatmap per keypoint at stride 2 plus a background channel; the
+camera is then calibrated from the detected keypoints and scored with SoccerNet's
+official metric. Everything specific to this model is here and in its YAML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from argus.utils import deep_to
+from omegaconf import DictConfig
+
+from colab_utils.calibration import source as calibration_source
+from colab_utils.calibration.frames import CalibrationFrames, to_frame_pixels
+from colab_utils.calibration.heatmaps import MaskedHeatmapLoss, decode
+from colab_utils.calibration.metrics import CalibrationScore, KeypointPCK
+from colab_utils.calibration.picture import calibration_picture
+from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.geometry.keypoints import NAMES_57, WORLD_57
+from colab_utils.models.sportlight_hrnet57.network import HRNetHeatmap
+
+
+class HeatmapDecoder:
+    """argus prediction transform: log-probability maps -> keypoints and confidences."""
+
+    def __init__(self, stride: int, valid_size: Sequence[int], sigma: float) -> None:
+        self.stride = stride
+        self.valid_size = (int(valid_size[1]), int(valid_size[0]))  # config is [W, H]
+        self.radius = math.ceil(2.5 * sigma)
+
+    def __call__(self, log_probs: torch.Tensor) -> dict[str, torch.Tensor]:
+        xy, confidence = decode(log_probs, self.stride, self.valid_size, self.radius)
+        return {"xy": xy, "confidence": confidence}
+
+
+class KeypointHeatmapModel(TrainModel):
+    nn_module = HRNetHeatmap
+    loss = MaskedHeatmapLoss
+    prediction_transform = HeatmapDecoder
+
+    def forward_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
+        images, target = deep_to(batch, device=self.device, non_blocking=True)
+        log_probs = self.nn_module(images)
+        return self.loss(log_probs, target), log_probs, target
+
+
+class SportlightHRNet57(Task):
+    model_class = KeypointHeatmapModel
+    keypoints: tuple[int, ...] = tuple(range(57))
+
+    def prepare_data(self, cfg: DictConfig) -> str:
+        return calibration_source.prepare(cfg)
+
+    def model_params(self, cfg: DictConfig) -> dict[str, Any]:
+        stride = int(cfg.model.heatmap_stride)
+        return {
+            "nn_module": {
+                "backbone": cfg.model.backbone,
+                "num_keypoints": len(self.keypoints),
+                "pretrained": bool(cfg.model.pretrained),
+            },
+            "loss": {
+                "stride": stride,
+                "sigma": float(cfg.model.sigma),
+                "ce_weight": float(cfg.model.ce_weight),
+            },
+            "prediction_transform": {
+                "stride": stride,
+                "valid_size": list(cfg.derived.heatmap_size),
+                "sigma": float(cfg.model.sigma),
+            },
+        }
+
+    def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
+        """The network's shape only: loss and decoding settings may change between sessions."""
+        shape = {key: cfg.model[key] for key in ("backbone", "heatmap_stride", "pad_multiple")}
+        return shape | {"keypoints": list(self.keypoints)}
+
+    def frames(self, cfg: DictConfig, split: str, train: bool) -> CalibrationFrames:
+        return CalibrationFrames(
+            calibration_source.verified_split(cfg, split).pairs,
+            cfg.data.input_size,
+            cfg.derived.padded_size,
+            train=train and bool(cfg.data.augment),
+            keypoints=self.keypoints,
+            margin_px=float(cfg.data.visibility_margin_px),
+        )
+
+    def datasets(self, cfg: DictConfig) -> tuple[CalibrationFrames, CalibrationFrames]:
+        return self.frames(cfg, cfg.data.train_split, train=True), self.frames(
+            cfg, cfg.data.val_split, train=False
+        )
+
+    def metrics(self, cfg: DictConfig) -> list:
+        annotations = [a for _, a in calibration_source.verified_split(cfg, cfg.data.val_split).pairs]
+        confidence = float(cfg.model.min_confidence)
+        return [
+            KeypointPCK(cfg.eval.pck_thresholds_px, confidence),
+            CalibrationScore(annotations, self.keypoints, confidence),
+        ]
+
+    def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
+        metrics = model.validate(loader, metrics=self.metrics(cfg))
+        dataset = loader.dataset
+        index = int(cfg.eval.picture_frame) % len(dataset)
+        images, target = loader.collate_fn([dataset[index]])
+        prediction = model.predict(images)
+        xy = to_frame_pixels(prediction["xy"][0].float().cpu(), target["scale"][0]).numpy()
+        confidence = prediction["confidence"][0].float().cpu().numpy()
+        figure = calibration_picture(
+            dataset.image(index), xy, confidence, self.keypoints, float(cfg.model.min_confidence)
+        )
+        return EvalReport(metrics=metrics, figure=figure)
+
+    def export_meta(self, cfg: DictConfig) -> dict[str, Any]:
+        return {
+            "keypoint_names": [NAMES_57[k] for k in self.keypoints],
+            "keypoint_world_m": np.asarray(WORLD_57)[list(self.keypoints)].tolist(),
+            "input_size": list(cfg.data.input_size),
+            "padded_size": list(cfg.derived.padded_size),
+            "heatmap_stride": int(cfg.model.heatmap_stride),
+            "backbone": cfg.model.backbone,
+            "min_confidence": float(cfg.model.min_confidence),
+        }

@@ -1,0 +1,1 @@
+"""SoccerNet data for every model that uses it: the download, safe extraction, split zips."""

@@ -1,0 +1,1 @@
+"""Synthetic broadcast frames shared by the generators: the pitch rendered through random cameras."""
