@@ -107,15 +107,15 @@ def get_task(name: str) -> Task:
 
 def predictor_class(name: str) -> type:
     """The predictor of model ``name``; ValueError when it has none or the name is unknown."""
+    runs = "predict() runs " + ", ".join(m for m in shipped_models() if model_package(m).predictor)
     try:
         found = model_package(name)
     except ValueError as error:
         raise ValueError(
-            f"The weights are of an unknown model ({error}) If they were exported by a newer colab_utils, "
-            "update the library (the notebook's install cell)."
+            f"The weights are of an unknown task {name!r} ({runs}). If they were exported by a newer "
+            "colab_utils, update the library (the notebook's install cell)."
         ) from error
     cls = found.predictor_class()
     if cls is None:
-        runs = ", ".join(m for m in shipped_models() if model_package(m).predictor)
-        raise ValueError(f"predict() cannot run {name} models yet; predict() runs {runs}.")
+        raise ValueError(f"predict() cannot run {name} models yet; {runs}.")
     return cls
