@@ -16,11 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-
-from colab_utils.files import write_atomically
 from colab_utils.geometry.pitch import CLASS_NAMES
 from colab_utils.soccernet.splits import prepare_split_zips
+from colab_utils.soccernet.verify import image_is_readable, read_manifest, write_manifest
 
 CALIBRATION_TASK = "calibration-2023"
 IGNORED_CLASSES = ("Goal unknown", "Line unknown")
@@ -81,27 +79,6 @@ def _is_point(point: object) -> bool:
         and math.isfinite(point[axis])
         for axis in ("x", "y")
     )
-
-
-def image_is_readable(path: Path) -> bool:
-    """True when OpenCV decodes the image and, for JPEG/PNG, the file is not cut short.
-
-    OpenCV decodes a truncated JPEG without error (the missing part comes out grey), so the
-    end-of-image marker is checked as well.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(max(path.stat().st_size - 32, 0))
-            tail = handle.read().rstrip(b"\x00\r\n ")
-    except OSError:
-        return False
-    suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg") and not tail.endswith(b"\xff\xd9"):
-        return False
-    if suffix == ".png" and not tail.endswith(b"IEND\xaeB`\x82"):
-        return False
-    return cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8) is not None
 
 
 @dataclass
@@ -212,25 +189,16 @@ class VerifiedSplit:
     summary: str
 
 
-def _manifest_path(split_dir: Path) -> Path:
-    return split_dir.parent / f"{split_dir.name}.verified.json"
-
-
 def _write_manifest(report: CalibrationSplitReport) -> VerifiedSplit:
     verified = VerifiedSplit(report.split_dir, report.pairs, report.summary())
     content = {"summary": verified.summary, "pairs": [[p.name, a.name] for p, a in report.pairs]}
-    write_atomically(_manifest_path(report.split_dir), json.dumps(content))
+    write_manifest(report.split_dir, content)
     return verified
 
 
 def load_verified_split(split_dir: Path) -> VerifiedSplit:
     """The pairs verification kept, without reading every image again."""
-    path = _manifest_path(Path(split_dir))
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{split_dir} has not been prepared: run the data step (colab_utils.prepare_data(cfg)) first."
-        )
-    content = json.loads(path.read_text())
+    content = read_manifest(split_dir)
     pairs = [(split_dir / image, split_dir / annotation) for image, annotation in content["pairs"]]
     return VerifiedSplit(Path(split_dir), pairs, content["summary"])
 

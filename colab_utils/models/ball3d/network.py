@@ -28,8 +28,8 @@ import torch
 from pytorch_tcn import TCN
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from colab_utils.imagenet import register_imagenet_stats
+
 LOG_DEPTH_RANGE = (-4.0, 1.0)  # the ball is between 1/55 and 2.7 times the ground depth
 
 
@@ -69,8 +69,7 @@ class Ball3DNet(nn.Module):
         self.head = nn.Linear(tcn_channels[-1], 3)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+        register_imagenet_stats(self)
 
     def forward(self, crops: torch.Tensor, geometry: torch.Tensor) -> torch.Tensor:
         batch, frames = crops.shape[:2]

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from colab_utils.geometry import pitch
+from colab_utils.geometry.pitch_plot import draw_markings
 
 COLOURS = {"truth": "#222222", "model": "#d62728", "baseline": "#1f77b4"}
-
-
-def _draw_pitch(ax) -> None:
-    for name in pitch.CLASS_NAMES:
-        points = pitch.sample_marking(name, 0.5)
-        if np.all(points[:, 2] == 0):
-            ax.plot(points[:, 0], points[:, 1], color="#9bbf9b", linewidth=0.8, zorder=0)
 
 
 def trajectory_picture(
@@ -41,7 +34,7 @@ def trajectory_picture(
     left.legend(loc="upper right", fontsize=8)
     left.grid(alpha=0.3)
 
-    _draw_pitch(right)
+    draw_markings(right)
     for name, positions in tracks.items():
         right.plot(positions[:, 0], positions[:, 1], color=COLOURS.get(name), label=name, linewidth=1.6)
         right.scatter(positions[:1, 0], positions[:1, 1], color=COLOURS.get(name), s=12)

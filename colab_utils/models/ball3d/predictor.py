@@ -53,12 +53,12 @@ import torch
 
 from colab_utils.geometry import pitch
 from colab_utils.geometry.camera import Camera
+from colab_utils.geometry.pitch_plot import draw_markings
 from colab_utils.geometry.rays import pixel_to_ray_matrix
 from colab_utils.inference.base import Predictor, Result
 from colab_utils.inference.inputs import VIDEO_SUFFIXES, Frame, FrameReport, read_frames
 from colab_utils.models.ball3d.network import decode
 from colab_utils.models.ball3d.picture import COLOURS
-from colab_utils.models.ball3d.picture import _draw_pitch as draw_pitch
 from colab_utils.models.ball3d.samples import clip_spec, geometry_features, ground_baseline
 from colab_utils.models.ball3d.synthetic.clips import crop_scales, track_ground_depth
 from colab_utils.models.ball3d.task import Ball3D
@@ -395,7 +395,7 @@ class BallTrackResult(Result):
         side.legend(loc="best", fontsize=8)
         side.grid(alpha=0.3)
 
-        draw_pitch(top)
+        draw_markings(top)
         top.plot(
             *self.ground[:, :2].T, "--", color=COLOURS["baseline"], linewidth=1.2, label="if on the ground"
         )

@@ -6,22 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from colab_utils.geometry import pitch
+from colab_utils.geometry.pitch_plot import draw_pitch
 
 SIDE_COLOURS = ("#d62728", "#1f77b4", "#111111")  # attacking +x, attacking -x, ball
-
-
-def _draw_pitch(ax) -> None:
-    """The markings on the ground (symmetric, so the same in SkillCorner's y-up frame)."""
-    for name in pitch.CLASS_NAMES:
-        points = pitch.sample_marking(name, 0.5)
-        if np.all(points[:, 2] == 0):
-            ax.plot(points[:, 0], points[:, 1], color="#9bbf9b", linewidth=0.8, zorder=0)
-    ax.set_xlim(-pitch.HALF_L - 3, pitch.HALF_L + 3)
-    ax.set_ylim(-pitch.HALF_W - 3, pitch.HALF_W + 3)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def forecast_picture(
@@ -41,7 +28,7 @@ def forecast_picture(
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [1.6, 1]})
-    _draw_pitch(left)
+    draw_pitch(left)
     for agent in range(history.shape[1]):
         colour = SIDE_COLOURS[int(side[agent])]
         seen = ~np.isnan(history[:, agent, 0])

@@ -13,9 +13,7 @@ and in ``configs/baller2vec.yaml``.
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,13 +28,11 @@ from colab_utils.models.baller2vec.network import Baller2Vec
 from colab_utils.models.baller2vec.picture import forecast_picture
 from colab_utils.models.baller2vec.rollout import constant_velocity, rollout
 from colab_utils.models.baller2vec.tokens import BALL_SIDE, FEATURES, PITCH_HALF, window_tensors
-from colab_utils.tracking.download import download_matches
-from colab_utils.tracking.skillcorner import FPS, Match, MatchFiles, load_cached
-from colab_utils.tracking.synthetic import write_match
+from colab_utils.tracking.skillcorner import FPS
+from colab_utils.tracking.source import data_root, describe_source, load_matches
 from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
 
 AGENTS = 23  # 22 player slots + the ball
-SYNTHETIC_FIRST_ID = 9_000_001
 
 
 class Baller2VecModel(TrainModel):
@@ -61,54 +57,6 @@ class Baller2VecModel(TrainModel):
         return loss, {"forecast": rollout(bare, inputs, history, steps)}, target
 
 
-def _data_root(cfg: DictConfig) -> Path:
-    data_dir = Path(cfg.run.data_dir)
-    if cfg.data.source == "skillcorner":
-        return data_dir / "skillcorner"
-    if cfg.data.source == "synthetic":
-        synthetic = cfg.data.synthetic
-        name = f"skillcorner-{synthetic.matches}x{float(synthetic.minutes):g}min-seed{synthetic.seed}"
-        return data_dir / "synthetic" / name
-    raise ValueError(f"data.source={cfg.data.source!r} is not one of skillcorner, synthetic")
-
-
-def match_files(cfg: DictConfig) -> list[MatchFiles]:
-    """Download (SkillCorner) or generate (synthetic) the matches; safe to call again."""
-    root = _data_root(cfg)
-    if cfg.data.source == "skillcorner":
-        ids = list(cfg.data.match_ids) if cfg.data.match_ids else None
-        return download_matches(root, ids)
-    synthetic = cfg.data.synthetic
-    matches = root / "data" / "matches"
-    files = []
-    for k in range(int(synthetic.matches)):
-        match_id = SYNTHETIC_FIRST_ID + k
-        if not (
-            matches / str(match_id)
-        ).is_dir():  # written aside, then moved: a killed run leaves no half match
-            scratch = root / "partial"
-            shutil.rmtree(scratch, ignore_errors=True)
-            written = write_match(scratch, match_id, int(synthetic.seed), float(synthetic.minutes))
-            matches.mkdir(parents=True, exist_ok=True)
-            written.rename(matches / str(match_id))
-        files.append(MatchFiles.in_folder(matches / str(match_id), match_id))
-    return files
-
-
-def load_matches(cfg: DictConfig) -> tuple[list[Match], list[Match]]:
-    """(training, validation) matches, parsed once and then read from the local ``.npz`` cache."""
-    files = sorted(match_files(cfg), key=lambda f: f.match_id)
-    held_out = int(cfg.data.valid_matches)
-    if len(files) <= held_out:
-        raise ValueError(
-            f"{len(files)} match(es) found but data.valid_matches={held_out} are held out: nothing is left "
-            "to train on. Lower data.valid_matches or add matches (data.match_ids)."
-        )
-    cache = _data_root(cfg) / "cache"
-    matches = [load_cached(f, cache / f"{f.match_id}.npz") for f in files]
-    return matches[: len(files) - held_out], matches[len(files) - held_out :]
-
-
 def window_spec(cfg: DictConfig, validation: bool) -> WindowSpec:
     data = cfg.data
     return WindowSpec(
@@ -124,29 +72,27 @@ class Baller2VecTask(Task):
     model_class = Baller2VecModel
 
     def prepare_data(self, cfg: DictConfig) -> str:
+        _, _, skipped = load_matches(cfg)
         train_set, valid_set = self.datasets(cfg)
         train_matches, valid_matches = train_set.matches, valid_set.matches
         every = [*train_matches, *valid_matches]
         frames = sum(m.num_frames for m in every)
         present = sum(int((~np.isnan(m.positions[..., 0])).sum()) for m in every)
         detected = sum(int(m.detected.sum()) for m in every)
-        source = (
-            "SkillCorner open data"
-            if cfg.data.source == "skillcorner"
-            else f"synthetic matches in SkillCorner's format ({float(cfg.data.synthetic.minutes):g} min each)"
-        )
+        source = describe_source(cfg)
         train_ids = ", ".join(str(m.match_id) for m in train_matches)
         valid_ids = ", ".join(str(m.match_id) for m in valid_matches)
         data, fps = cfg.data, every[0].fps
         frames_per_window = (data.history + data.future) * data.step
+        unread = "".join(f"\n  skipped unreadable match {line}" for line in skipped)
         return (
-            f"baller2vec: {source} in {_data_root(cfg)}: {len(train_matches)} training match(es) "
+            f"baller2vec: {source} in {data_root(cfg)}: {len(train_matches)} training match(es) "
             f"({train_ids}), {len(valid_matches)} held out ({valid_ids}); {frames:,} frames "
             f"({frames / fps / 3600:.1f} h) at {fps:g} fps, {detected / max(present, 1):.0%} of player "
             f"positions detected (the rest extrapolated). {len(train_set):,} training windows every "
             f"{data.stride} frames and {len(valid_set):,} validation windows every {data.valid_stride}, each "
             f"{data.history} observed + {data.future} forecast steps ({frames_per_window} frames) of "
-            f"{AGENTS} tokens (22 players + the ball)."
+            f"{AGENTS} tokens (22 players + the ball)." + unread
         )
 
     def model_params(self, cfg: DictConfig) -> dict[str, Any]:
@@ -168,7 +114,7 @@ class Baller2VecTask(Task):
         }
 
     def datasets(self, cfg: DictConfig) -> tuple[TrajectoryWindows, TrajectoryWindows]:
-        train_matches, valid_matches = load_matches(cfg)
+        train_matches, valid_matches, _ = load_matches(cfg)
         augment = Augmentation(**OmegaConf.to_container(cfg.data.augment, resolve=True))
         train_tokens = partial(window_tensors, mask_rate=float(cfg.data.mask_rate), shuffle_slots=True)
         train = TrajectoryWindows(train_matches, window_spec(cfg, False), augment, train_tokens)

@@ -35,13 +35,13 @@ from transformers import (
     DetrForObjectDetection,
 )
 
+from colab_utils.imagenet import register_imagenet_stats
+
 VARIANTS = {
     "detr": (DetrConfig, DetrForObjectDetection),
     "conditional_detr": (ConditionalDetrConfig, ConditionalDetrForObjectDetection),
     "deformable_detr": (DeformableDetrConfig, DeformableDetrForObjectDetection),
 }
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def detector_config(
@@ -169,8 +169,7 @@ class DetrDetector(nn.Module):
         if not pretrained:
             _trainable_norms(self.backbone_module())
         self.backbone_lr_factor = float(backbone_lr_factor)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+        register_imagenet_stats(self)
 
     def backbone_module(self) -> nn.Module:
         return self.detector.model.backbone.model

@@ -22,13 +22,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from colab_utils.calibration.annotations import image_is_readable
-from colab_utils.files import write_atomically
 from colab_utils.models.detr.gamestate import LABELS_FILE, read_gamestate_clip
 from colab_utils.models.detr.mot import SEQINFO, Clip, ClipFormatError, clip_folders, read_mot_clip
 from colab_utils.models.detr.synthetic.dataset import GAMESTATE, TRACKING, generate_detection_dataset
 from colab_utils.soccernet.download import validate_task
 from colab_utils.soccernet.splits import prepare_split_zips
+from colab_utils.soccernet.verify import image_is_readable, read_manifest, write_manifest
 
 SOURCES = ("soccernet", "synthetic")
 READERS: dict[str, tuple[str, Callable[[Path], Clip]]] = {
@@ -45,10 +44,6 @@ class VerifiedSplit:
     dataset: str
     unreadable: dict[str, list[int]]  # clip folder name -> frames whose image does not decode
     summary: str
-
-
-def _manifest_path(split_dir: Path) -> Path:
-    return split_dir.parent / f"{split_dir.name}.verified.json"
 
 
 def _check_images(clip: Clip) -> list[int]:
@@ -99,17 +94,12 @@ def verify_split(split_dir: Path, dataset: str) -> VerifiedSplit:
 
 def _write_manifest(verified: VerifiedSplit) -> VerifiedSplit:
     content = {"dataset": verified.dataset, "summary": verified.summary, "unreadable": verified.unreadable}
-    write_atomically(_manifest_path(verified.split_dir), json.dumps(content))
+    write_manifest(verified.split_dir, content)
     return verified
 
 
 def load_verified_split(split_dir: Path) -> VerifiedSplit:
-    path = _manifest_path(Path(split_dir))
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{split_dir} has not been prepared: run the data step (colab_utils.prepare_data(cfg)) first."
-        )
-    content = json.loads(path.read_text())
+    content = read_manifest(split_dir)
     return VerifiedSplit(Path(split_dir), content["dataset"], content["unreadable"], content["summary"])
 
 

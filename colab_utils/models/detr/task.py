@@ -19,6 +19,7 @@ import torch
 from argus.model.build import cast_optimizer, choose_attribute_from_dict
 from argus.utils import deep_to
 from omegaconf import DictConfig, OmegaConf
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode, is_fake
 
@@ -27,7 +28,7 @@ from colab_utils.models.detr import source as detr_source
 from colab_utils.models.detr.decode import DetectionDecoder
 from colab_utils.models.detr.frames import CLASSES, DetectionFrames, collate
 from colab_utils.models.detr.metrics import DetectionMAP, cxcywh_to_frame_xyxy
-from colab_utils.models.detr.network import IMAGENET_MEAN, IMAGENET_STD, DetrDetector
+from colab_utils.models.detr.network import DetrDetector
 from colab_utils.models.detr.picture import detection_picture
 
 SHAPE_KEYS = (
@@ -183,8 +184,8 @@ class Detr(Task):
             "input_size": [width, height],
             "input": "RGB uint8 (B, 3, H, W) resized to input_size; the network normalises it itself",
             "normalisation": {
-                "mean": [float(v) for v in np.asarray(IMAGENET_MEAN) * 255],
-                "std": [float(v) for v in np.asarray(IMAGENET_STD) * 255],
+                "mean": [float(v) for v in np.asarray(IMAGENET_DEFAULT_MEAN) * 255],
+                "std": [float(v) for v in np.asarray(IMAGENET_DEFAULT_STD) * 255],
                 "scale": "0-255",
             },
             "output": "logits (B, queries, classes + 1 for detr, classes otherwise), "

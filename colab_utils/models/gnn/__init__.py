@@ -1,9 +1,4 @@
-"""gnn: roles, formations and the phase of play from tracking, with GAT per frame and a BiLSTM per track.
-
-Everything that is this model's alone lives in this package; what it shares with other
-models is imported from the shared packages. The constants below register it (see
-:mod:`colab_utils.registry`).
-"""
+"""gnn: roles, formations and the phase of play from tracking, with GAT per frame and a BiLSTM per track."""
 
 TASK = "task:Gnn"
 PREDICTOR = "predictor:Tactics"

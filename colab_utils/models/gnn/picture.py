@@ -11,15 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from colab_utils.geometry import pitch
+from colab_utils.geometry.pitch_plot import draw_markings
 
 TEAM_COLOURS = ("#1f77b4", "#d62728", "#111111")  # home, away, ball
-
-
-def _draw_pitch(ax) -> None:
-    for name in pitch.CLASS_NAMES:
-        points = pitch.sample_marking(name, 0.5)
-        if np.all(points[:, 2] == 0):  # ground markings; the pitch is symmetric, so y's sign is moot
-            ax.plot(points[:, 0], points[:, 1], color="#9bbf9b", linewidth=0.8, zorder=0)
 
 
 def frame_graph_picture(
@@ -35,7 +29,7 @@ def frame_graph_picture(
     import matplotlib.pyplot as plt
 
     figure, ax = plt.subplots(figsize=(11, 7.6))
-    _draw_pitch(ax)
+    draw_markings(ax)
     for source, target in edges.T:
         ax.plot(*xy[[source, target]].T, color="#b0b0b0", linewidth=0.6, zorder=1)
     for side, label in ((0, "home"), (1, "away"), (2, "ball")):

@@ -32,9 +32,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from colab_utils.geometry.pitch_plot import draw_pitch
 from colab_utils.inference.base import Predictor, Result
-from colab_utils.models.baller2vec.picture import _draw_pitch as draw_pitch
-from colab_utils.models.baller2vec.predictor import (
+from colab_utils.models.gnn.formations import label_formation, templates_named
+from colab_utils.models.gnn.graphs import (
+    BALL,
+    EdgeSpec,
+    collate_windows,
+    formation_labels,
+    match_roles,
+    window_graph,
+)
+from colab_utils.models.gnn.task import Gnn
+from colab_utils.tracking.inputs import (
     AGENTS,
     PLAYERS,
     TrackingReport,
@@ -47,16 +57,6 @@ from colab_utils.models.baller2vec.predictor import (
     tracking_items,
     window_starts_at,
 )
-from colab_utils.models.gnn.formations import label_formation, templates_named
-from colab_utils.models.gnn.graphs import (
-    BALL,
-    EdgeSpec,
-    collate_windows,
-    formation_labels,
-    match_roles,
-    window_graph,
-)
-from colab_utils.models.gnn.task import Gnn
 from colab_utils.tracking.skillcorner import FPS, Match
 from colab_utils.tracking.windows import Window, WindowSpec, cut_window
 

@@ -13,8 +13,6 @@ phases-of-play file). Everything specific to this model is here and in ``configs
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,12 +37,10 @@ from colab_utils.models.gnn.loss import TacticsLoss
 from colab_utils.models.gnn.metrics import TacticsScores
 from colab_utils.models.gnn.network import TacticsNet
 from colab_utils.models.gnn.picture import frame_graph_picture
-from colab_utils.tracking.download import download_matches
-from colab_utils.tracking.skillcorner import PHASE_NAMES, LfsPointerError, Match, MatchFiles, load_cached
-from colab_utils.tracking.synthetic import read_formations, write_match
+from colab_utils.tracking.skillcorner import PHASE_NAMES, Match
+from colab_utils.tracking.source import data_root, describe_source, load_matches
+from colab_utils.tracking.synthetic import read_formations
 from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
-
-SYNTHETIC_FIRST_ID = 9_000_001  # the same ids and folders as baller2vec's: one generated set serves both
 
 
 class GnnModel(TrainModel):
@@ -56,59 +52,6 @@ class GnnModel(TrainModel):
         prediction = self.nn_module(batch)
         target = {"role": batch.role, "formation": batch.formation, "phase": batch.phase}
         return self.loss(prediction, target), prediction, target
-
-
-# ----------------------------------------------------------------- matches
-
-
-def data_root(cfg: DictConfig) -> Path:
-    data_dir = Path(cfg.run.data_dir)
-    if cfg.data.source == "skillcorner":
-        return data_dir / "skillcorner"
-    if cfg.data.source == "synthetic":
-        synthetic = cfg.data.synthetic
-        name = f"skillcorner-{synthetic.matches}x{float(synthetic.minutes):g}min-seed{synthetic.seed}"
-        return data_dir / "synthetic" / name
-    raise ValueError(f"data.source={cfg.data.source!r} is not one of skillcorner, synthetic")
-
-
-def match_files(cfg: DictConfig) -> list[MatchFiles]:
-    """Download (SkillCorner) or generate (synthetic) the matches; safe to call again."""
-    root = data_root(cfg)
-    if cfg.data.source == "skillcorner":
-        return download_matches(root, list(cfg.data.match_ids) if cfg.data.match_ids else None)
-    synthetic, folder = cfg.data.synthetic, root / "data" / "matches"
-    files = []
-    for k in range(int(synthetic.matches)):
-        match_id = SYNTHETIC_FIRST_ID + k
-        if not (folder / str(match_id)).is_dir():  # written aside, then moved: a kill leaves no half match
-            scratch = root / "partial"
-            shutil.rmtree(scratch, ignore_errors=True)
-            written = write_match(scratch, match_id, int(synthetic.seed), float(synthetic.minutes))
-            folder.mkdir(parents=True, exist_ok=True)
-            written.rename(folder / str(match_id))
-        files.append(MatchFiles.in_folder(folder / str(match_id), match_id))
-    return files
-
-
-def load_matches(cfg: DictConfig) -> tuple[list[Match], list[Match], list[str]]:
-    """(training, validation) matches from the ``.npz`` cache, and a line per match that could not be read."""
-    files = sorted(match_files(cfg), key=lambda f: f.match_id)
-    cache = data_root(cfg) / "cache"
-    matches, skipped = [], []
-    for found in files:
-        try:
-            matches.append(load_cached(found, cache / f"{found.match_id}.npz"))
-        except (LfsPointerError, OSError, ValueError, KeyError) as error:  # JSONDecodeError is a ValueError
-            skipped.append(f"match {found.match_id}: {type(error).__name__}: {error}")
-    held_out = int(cfg.data.valid_matches)
-    if len(matches) <= held_out:
-        raise ValueError(
-            f"{len(matches)} readable match(es) ({len(skipped)} skipped) but data.valid_matches={held_out} "
-            "are held out: nothing is left to train on. Lower data.valid_matches or add matches "
-            "(data.match_ids)." + "".join(f"\n  skipped {line}" for line in skipped)
-        )
-    return matches[: len(matches) - held_out], matches[len(matches) - held_out :], skipped
 
 
 def window_spec(cfg: DictConfig, validation: bool) -> WindowSpec:
@@ -184,11 +127,7 @@ class Gnn(Task):
         frames = sum(m.num_frames for m in every)
         roles = np.concatenate([match_roles(m)[~np.isnan(m.positions[..., 0]).all(axis=0)] for m in every])
         phased = sum(int((m.phases >= 0).sum()) for m in every)
-        source = (
-            "SkillCorner open data"
-            if cfg.data.source == "skillcorner"
-            else f"synthetic matches in SkillCorner's format ({float(cfg.data.synthetic.minutes):g} min each)"
-        )
+        source = describe_source(cfg)
         ids = lambda matches: ", ".join(str(m.match_id) for m in matches)  # noqa: E731
         window = cfg.data.window
         lines = [

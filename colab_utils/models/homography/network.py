@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colab_utils.models.sportlight_hrnet57.network import IMAGENET_MEAN, IMAGENET_STD
+from colab_utils.imagenet import register_imagenet_stats
 
 STRIDES = (2, 4)
 BACKGROUND_PRIOR = 0.99
@@ -62,8 +62,7 @@ class ResNetHeatmap(nn.Module):
         self.head = nn.Conv2d(channels, num_keypoints + 1, kernel_size=1)
         with torch.no_grad():  # start by saying "background" almost everywhere, as is almost right
             self.head.bias[-1] = math.log(BACKGROUND_PRIOR / (1 - BACKGROUND_PRIOR) * num_keypoints)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+        register_imagenet_stats(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images.float() - self.mean) / self.std

@@ -1,6 +1,6 @@
 """The homography model on your frames: 29 ground keypoints -> homography -> the camera it implies.
 
-Everything up to the keypoints is the 57-point predictor's (same frames pipeline, same
+Everything up to the keypoints is the shared keypoint predictor's (same frames pipeline, same
 decoding); the task's transform also fits the homography (pitch metres -> input pixels),
 which is moved to the frame's pixels here. The overlay shows the ground markings through the
 homography; the camera (focal length and pose, principal point at the frame's centre) is the
@@ -16,10 +16,10 @@ import torch
 
 from colab_utils.calibration.frames import homography_to_frame
 from colab_utils.calibration.picture import project_ground
+from colab_utils.calibration.predictor import CalibrationResult, KeypointPredictor
 from colab_utils.geometry.calibrate import camera_from_homography
 from colab_utils.inference.inputs import Frame
 from colab_utils.models.homography.task import Homography
-from colab_utils.models.sportlight_hrnet57.predictor import CalibrationResult, KeypointCalibration
 
 
 def homography_result(
@@ -40,7 +40,7 @@ def homography_result(
     return CalibrationResult(frame.name, frame.source, frame.image, keypoints, *found)
 
 
-class HomographyCalibration(KeypointCalibration):
+class HomographyCalibration(KeypointPredictor):
     """Options as for the 57-point model; ``min_confidence`` also decides which keypoints enter the fit."""
 
     task_class = Homography

@@ -22,18 +22,17 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from colab_utils.calibration import source as calibration_source
 from colab_utils.calibration.frames import homography_to_frame, to_frame_pixels
 from colab_utils.calibration.heatmaps import decode
 from colab_utils.calibration.metrics import KeypointPCK
 from colab_utils.calibration.picture import homography_picture
+from colab_utils.calibration.task import KeypointFramesTask, KeypointHeatmapModel
 from colab_utils.engine.contract import EvalReport, TrainModel
 from colab_utils.geometry.keypoints import GROUND_29, NAMES_57, WORLD_57
 from colab_utils.models.homography.fit import HomographyFit
 from colab_utils.models.homography.loss import HomographyLoss
 from colab_utils.models.homography.metrics import HomographyScore, ReprojectionError
 from colab_utils.models.homography.network import ResNetHeatmap
-from colab_utils.models.sportlight_hrnet57.task import KeypointHeatmapModel, SportlightHRNet57
 
 
 class HomographyDecoder:
@@ -66,7 +65,7 @@ class HomographyModel(KeypointHeatmapModel):
     prediction_transform = HomographyDecoder
 
 
-class Homography(SportlightHRNet57):
+class Homography(KeypointFramesTask):
     """The homography model; its data (frames, targets, verification) are the 57-point model's."""
 
     model_class = HomographyModel
@@ -108,7 +107,7 @@ class Homography(SportlightHRNet57):
         } | {"keypoints": list(self.keypoints)}
 
     def metrics(self, cfg: DictConfig) -> list:
-        annotations = [a for _, a in calibration_source.verified_split(cfg, cfg.data.val_split).pairs]
+        annotations = self.validation_annotations(cfg)
         return [
             KeypointPCK(cfg.eval.pck_thresholds_px, float(cfg.model.min_confidence)),
             ReprojectionError(cfg.data.input_size, float(cfg.eval.grid_step_m)),

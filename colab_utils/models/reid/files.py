@@ -20,15 +20,13 @@ skipped and counted, never trained on.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colab_utils.calibration.annotations import image_is_readable
-from colab_utils.files import write_atomically
+from colab_utils.soccernet import verify
 
 SUBSETS = ("train", "query", "gallery")
 RANKING_SUBSETS = ("query", "gallery")
@@ -188,7 +186,7 @@ def verify_reid_split(split_dir: Path) -> ReidSplitReport:
                 continue
             candidates.append((path, subset, name))
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        readable = pool.map(lambda item: image_is_readable(item[0]), candidates)
+        readable = pool.map(lambda item: verify.image_is_readable(item[0]), candidates)
         for (path, subset, name), ok in zip(candidates, readable, strict=True):
             if ok:
                 report.crops.append(Crop(path, subset, name))
@@ -206,10 +204,6 @@ class VerifiedReidSplit:
     summary: str
 
 
-def manifest_path(split_dir: Path) -> Path:
-    return split_dir.parent / f"{split_dir.name}.verified.json"
-
-
 def write_manifest(report: ReidSplitReport) -> VerifiedReidSplit:
     """Keep what verification found beside the split, so a later session need not decode every image."""
     verified = VerifiedReidSplit(report.split_dir, report.crops, report.summary())
@@ -217,7 +211,7 @@ def write_manifest(report: ReidSplitReport) -> VerifiedReidSplit:
         "summary": verified.summary,
         "crops": [[str(c.path.relative_to(report.split_dir)), c.subset] for c in report.crops],
     }
-    write_atomically(manifest_path(report.split_dir), json.dumps(content))
+    verify.write_manifest(report.split_dir, content)
     return verified
 
 
@@ -228,18 +222,16 @@ def load_verified_split(split_dir: Path) -> VerifiedReidSplit:
     identities at every checkpoint (the number of classes is part of the model's signature).
     """
     split_dir = Path(split_dir)
-    path = manifest_path(split_dir)
+    path = verify.manifest_path(split_dir)
     if not path.exists():
-        raise FileNotFoundError(
-            f"{split_dir} has not been prepared: run the data step (colab_utils.prepare_data(cfg)) first."
-        )
+        verify.read_manifest(split_dir)  # says to run the data step
     info = path.stat()
     return _read_manifest(split_dir, info.st_mtime_ns, info.st_size)
 
 
 @functools.lru_cache(maxsize=4)
 def _read_manifest(split_dir: Path, mtime_ns: int, size: int) -> VerifiedReidSplit:
-    content = json.loads(manifest_path(split_dir).read_text())
+    content = verify.read_manifest(split_dir)
     crops = [
         Crop(split_dir / relative, subset, parse_crop_name(relative)) for relative, subset in content["crops"]
     ]

@@ -25,8 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from colab_utils.imagenet import register_imagenet_stats
 
 
 def _torchreid():
@@ -80,8 +79,7 @@ class ReidNet(nn.Module):
         self.classifier = nn.Linear(embed_dim, num_classes, bias=False)
         nn.init.normal_(self.classifier.weight, std=0.001)
         self.centers = nn.Parameter(torch.randn(num_classes, embed_dim))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+        register_imagenet_stats(self)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         x = (images.float() - self.mean) / self.std

@@ -15,13 +15,14 @@ from typing import Any
 import torch
 from argus.model.build import cast_optimizer, choose_attribute_from_dict
 from omegaconf import DictConfig
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from colab_utils.engine.contract import EvalReport, Task, TrainModel
 from colab_utils.models.reid import source as reid_source
 from colab_utils.models.reid.files import Crop
 from colab_utils.models.reid.loss import ReidLoss
 from colab_utils.models.reid.metrics import ReidRanking
-from colab_utils.models.reid.network import IMAGENET_MEAN, IMAGENET_STD, ReidNet, parameter_groups
+from colab_utils.models.reid.network import ReidNet, parameter_groups
 from colab_utils.models.reid.picture import RankedQuery, ranking_picture
 from colab_utils.models.reid.samples import ReidCrops, training_identities
 from colab_utils.models.reid.sampling import IdentityBatches
@@ -167,7 +168,11 @@ class Reid(Task):
             "arch": cfg.model.arch,
             "input_size": [width, height],
             "input": f"RGB uint8 tensor (N, 3, {height}, {width}): the network normalises it itself",
-            "normalisation": {"scale": 1 / 255, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
+            "normalisation": {
+                "scale": 1 / 255,
+                "mean": list(IMAGENET_DEFAULT_MEAN),
+                "std": list(IMAGENET_DEFAULT_STD),
+            },
             "embedding_dim": int(cfg.model.embed_dim),
             "embedding": "output['embedding'] of the network in eval mode (after the BNNeck batch norm)",
             "distance": cfg.eval.distance,

@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from colab_utils.imagenet import register_imagenet_stats
 
 
 class HRNetHeatmap(nn.Module):
@@ -31,8 +30,7 @@ class HRNetHeatmap(nn.Module):
         if self.backbone.feature_info.reduction()[0] != 2:
             raise ValueError(f"{backbone} has no stride-2 stem feature; use an HRNet (hrnet_w18/w32/w48)")
         self.head = nn.Conv2d(sum(self.backbone.feature_info.channels()), num_keypoints + 1, kernel_size=1)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+        register_imagenet_stats(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images.float() - self.mean) / self.std

@@ -13,15 +13,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from argus.utils import deep_to
 from omegaconf import DictConfig
 
-from colab_utils.calibration import source as calibration_source
-from colab_utils.calibration.frames import CalibrationFrames, to_frame_pixels
+from colab_utils.calibration.frames import to_frame_pixels
 from colab_utils.calibration.heatmaps import MaskedHeatmapLoss, decode
 from colab_utils.calibration.metrics import CalibrationScore, KeypointPCK
 from colab_utils.calibration.picture import calibration_picture
-from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.calibration.task import KeypointFramesTask, KeypointHeatmapModel
+from colab_utils.engine.contract import EvalReport, TrainModel
 from colab_utils.geometry.keypoints import NAMES_57, WORLD_57
 from colab_utils.models.sportlight_hrnet57.network import HRNetHeatmap
 
@@ -39,23 +38,14 @@ class HeatmapDecoder:
         return {"xy": xy, "confidence": confidence}
 
 
-class KeypointHeatmapModel(TrainModel):
+class HRNetKeypointModel(KeypointHeatmapModel):
     nn_module = HRNetHeatmap
     loss = MaskedHeatmapLoss
     prediction_transform = HeatmapDecoder
 
-    def forward_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
-        images, target = deep_to(batch, device=self.device, non_blocking=True)
-        log_probs = self.nn_module(images)
-        return self.loss(log_probs, target), log_probs, target
 
-
-class SportlightHRNet57(Task):
-    model_class = KeypointHeatmapModel
-    keypoints: tuple[int, ...] = tuple(range(57))
-
-    def prepare_data(self, cfg: DictConfig) -> str:
-        return calibration_source.prepare(cfg)
+class SportlightHRNet57(KeypointFramesTask):
+    model_class = HRNetKeypointModel
 
     def model_params(self, cfg: DictConfig) -> dict[str, Any]:
         stride = int(cfg.model.heatmap_stride)
@@ -82,23 +72,8 @@ class SportlightHRNet57(Task):
         shape = {key: cfg.model[key] for key in ("backbone", "heatmap_stride", "pad_multiple")}
         return shape | {"keypoints": list(self.keypoints)}
 
-    def frames(self, cfg: DictConfig, split: str, train: bool) -> CalibrationFrames:
-        return CalibrationFrames(
-            calibration_source.verified_split(cfg, split).pairs,
-            cfg.data.input_size,
-            cfg.derived.padded_size,
-            train=train and bool(cfg.data.augment),
-            keypoints=self.keypoints,
-            margin_px=float(cfg.data.visibility_margin_px),
-        )
-
-    def datasets(self, cfg: DictConfig) -> tuple[CalibrationFrames, CalibrationFrames]:
-        return self.frames(cfg, cfg.data.train_split, train=True), self.frames(
-            cfg, cfg.data.val_split, train=False
-        )
-
     def metrics(self, cfg: DictConfig) -> list:
-        annotations = [a for _, a in calibration_source.verified_split(cfg, cfg.data.val_split).pairs]
+        annotations = self.validation_annotations(cfg)
         confidence = float(cfg.model.min_confidence)
         return [
             KeypointPCK(cfg.eval.pck_thresholds_px, confidence),

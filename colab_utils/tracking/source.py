@@ -1,0 +1,77 @@
+"""Where the trajectory models' matches come from: SkillCorner's open data or the generator.
+
+baller2vec and gnn train on the same matches: the same download, or the same generated
+matches (same ids and folders, so one generated set serves both), parsed once and then read
+from a local ``.npz`` cache. A match that cannot be read is reported and left out.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from colab_utils.tracking.download import download_matches
+from colab_utils.tracking.skillcorner import LfsPointerError, Match, MatchFiles, load_cached
+from colab_utils.tracking.synthetic import write_match
+
+SYNTHETIC_FIRST_ID = 9_000_001
+
+
+def data_root(cfg: DictConfig) -> Path:
+    """The local folder of this config's matches (and their cache)."""
+    data_dir = Path(cfg.run.data_dir)
+    if cfg.data.source == "skillcorner":
+        return data_dir / "skillcorner"
+    if cfg.data.source == "synthetic":
+        synthetic = cfg.data.synthetic
+        name = f"skillcorner-{synthetic.matches}x{float(synthetic.minutes):g}min-seed{synthetic.seed}"
+        return data_dir / "synthetic" / name
+    raise ValueError(f"data.source={cfg.data.source!r} is not one of skillcorner, synthetic")
+
+
+def match_files(cfg: DictConfig) -> list[MatchFiles]:
+    """Download (SkillCorner) or generate (synthetic) the matches; safe to call again."""
+    root = data_root(cfg)
+    if cfg.data.source == "skillcorner":
+        return download_matches(root, list(cfg.data.match_ids) if cfg.data.match_ids else None)
+    synthetic, folder = cfg.data.synthetic, root / "data" / "matches"
+    files = []
+    for k in range(int(synthetic.matches)):
+        match_id = SYNTHETIC_FIRST_ID + k
+        if not (folder / str(match_id)).is_dir():  # written aside, then moved: a kill leaves no half match
+            scratch = root / "partial"
+            shutil.rmtree(scratch, ignore_errors=True)
+            written = write_match(scratch, match_id, int(synthetic.seed), float(synthetic.minutes))
+            folder.mkdir(parents=True, exist_ok=True)
+            written.rename(folder / str(match_id))
+        files.append(MatchFiles.in_folder(folder / str(match_id), match_id))
+    return files
+
+
+def load_matches(cfg: DictConfig) -> tuple[list[Match], list[Match], list[str]]:
+    """(training, validation) matches from the ``.npz`` cache, and a line per match that could not be read."""
+    files = sorted(match_files(cfg), key=lambda f: f.match_id)
+    cache = data_root(cfg) / "cache"
+    matches, skipped = [], []
+    for found in files:
+        try:
+            matches.append(load_cached(found, cache / f"{found.match_id}.npz"))
+        except (LfsPointerError, OSError, ValueError, KeyError) as error:  # JSONDecodeError is a ValueError
+            skipped.append(f"match {found.match_id}: {type(error).__name__}: {error}")
+    held_out = int(cfg.data.valid_matches)
+    if len(matches) <= held_out:
+        raise ValueError(
+            f"{len(matches)} readable match(es) ({len(skipped)} skipped) but data.valid_matches={held_out} "
+            "are held out: nothing is left to train on. Lower data.valid_matches or add matches "
+            "(data.match_ids)." + "".join(f"\n  skipped {line}" for line in skipped)
+        )
+    return matches[: len(matches) - held_out], matches[len(matches) - held_out :], skipped
+
+
+def describe_source(cfg: DictConfig) -> str:
+    """The data source in words, for the data step's summary."""
+    if cfg.data.source == "skillcorner":
+        return "SkillCorner open data"
+    return f"synthetic matches in SkillCorner's format ({float(cfg.data.synthetic.minutes):g} min each)"
