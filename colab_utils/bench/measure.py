@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,7 +84,8 @@ def measure(model: str, profile: str, batches: int, overrides: Sequence[str] = (
     spec = model_bench(model)
     cfg = load_config(model, profile, [*spec.overrides, *overrides], verbose=False)
     task = get_task(cfg.task)
-    task.prepare_data(cfg)
+    with contextlib.redirect_stdout(io.StringIO()):  # the data's summary would split the block
+        task.prepare_data(cfg)
     train_set, validation_set = task.datasets(cfg)
     rate, batch = loader_rate(task, cfg, train_set, batches)
     flops = training_flops(task, cfg, batch) / int(cfg.train.batch_size)  # the plans drop partial batches

@@ -22,7 +22,7 @@ def block(m: Measured) -> str:
         f"train   {m.flops / 1e9:9.2f} GFLOP per {m.items.removesuffix('s')} (forward + loss + backward)",
         f"demand  {m.demand:9.1f} {m.items}/s: what {_gpu(m)} trains",
         f"ratio   {m.ratio:9.2f}x loader/demand",
-        f"epoch   {m.gpu_minutes:9.1f} min bounded by the GPU, {m.loader_minutes:.1f} min by the loader "
+        f"epoch   {m.gpu_minutes:9.2f} min bounded by the GPU, {m.loader_minutes:.2f} min by the loader "
         f"({epoch}): {pace}",
         *(f"        {note}" for note in m.notes),
     ]
@@ -41,8 +41,8 @@ def summary(results: Sequence[Measured]) -> str:
             f"{m.flops / 1e9:.2f}",
             f"{m.demand:.1f}",
             f"{m.ratio:.2f}x",
-            f"{m.gpu_minutes:.1f}",
-            f"{m.loader_minutes:.1f}",
+            f"{m.gpu_minutes:.2f}",
+            f"{m.loader_minutes:.2f}",
             m.bound,
         )
         for m in results

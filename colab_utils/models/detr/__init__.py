@@ -9,3 +9,4 @@ TASK = "task:Detr"
 PREDICTOR = "predictor:Detection"
 EXTRAS = "detr"
 TRAIN_ORDER = 6
+BENCH = "bench:BENCH"

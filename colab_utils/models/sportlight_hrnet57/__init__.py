@@ -9,3 +9,4 @@ TASK = "task:SportlightHRNet57"
 PREDICTOR = "predictor:KeypointCalibration"
 EXTRAS = "calibration"
 TRAIN_ORDER = 1
+BENCH = "bench:BENCH"
