@@ -1,5 +1,6 @@
-"""``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``
-and ``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``.
+"""``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``,
+``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``
+and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [key=value ...]``.
 
 The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
 """
@@ -23,7 +24,7 @@ from colab_utils.engine.trainer import ModelConfigMismatch
 from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export
 
-COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all")
+COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all", "bench")
 DEMO_MODEL = "sportlight_hrnet57"
 # errors whose message says what to do: printed as "error: ..." (exit code 2), without a traceback
 USER_ERRORS = (ConfigError, ModelConfigMismatch, FileNotFoundError, rt.NoGPURuntime, DriveStoppedAnswering)
@@ -34,9 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("model", nargs="?", help=f"model name (demo: default {DEMO_MODEL})")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.batch_size=4")
-    parser.add_argument("--profile", default="auto", help="hardware profile (auto, t4, l4, a100, cpu, smoke)")
+    parser.add_argument(
+        "--profile", help="hardware profile (auto, t4, l4, a100, cpu, smoke; default auto, bench: t4)"
+    )
     parser.add_argument("--config-dir", help="an extra folder searched for <model>.yaml first")
     parser.add_argument("--models", help="train-all: a comma-separated subset (default: all, in order)")
+    parser.add_argument("--batches", type=int, default=20, help="bench: loader batches to time (default 20)")
     return parser
 
 
@@ -113,8 +117,25 @@ def train_all_command(models: str | None, profile: str, overrides: list[str]) ->
     return 0 if table[table.model.isin(chosen)].status.isin(DONE).all() else 1
 
 
+def bench_command(model: str | None, profile: str, batches: int, overrides: list[str]) -> int:
+    """Exit 0 when every model was measured, 2 on a missing or unknown model."""
+    from colab_utils.bench.command import bench, chosen_models
+
+    if not model:
+        print("error: bench needs a model name or all", file=sys.stderr)
+        return 2
+    try:
+        chosen_models(model)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    bench(model, profile, batches, overrides)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_intermixed_args(argv)
+    args.profile = args.profile or ("t4" if args.command == "bench" else "auto")
     if args.command == "train-all":
         if args.model and "=" not in args.model:
             print("error: train-all takes no model name; choose models with --models a,b", file=sys.stderr)
@@ -130,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
     overrides, profile = _split_profile(args.overrides, args.profile)
     try:
+        if args.command == "bench":
+            return bench_command(args.model, profile, args.batches, overrides)
         if args.command == "demo":
             return demo(args.model or DEMO_MODEL, overrides, args.config_dir)
         if not args.model:

@@ -8,7 +8,11 @@ imports no model library:
 * ``TASK = "task:ClassName"``: its :class:`~colab_utils.engine.contract.Task`, relative to the package;
 * ``PREDICTOR = "predictor:ClassName"``: what ``predict()`` runs on its exported weights (or None);
 * ``EXTRAS = "calibration"``: the ``setup.py`` extras family it needs (the notebooks install it);
-* ``TRAIN_ORDER = 10``: its place in ``train_all()``.
+* ``TRAIN_ORDER = 10``: its place in ``train_all()``;
+* ``BENCH = "bench:BENCH"``: a :class:`~colab_utils.bench.spec.ModelBench` telling
+  ``python -m colab_utils bench`` what the task does not: offline data overrides, a real
+  epoch's size, the model's own measurements (without it the bench uses the datasets as
+  configured).
 
 Only ``TASK`` is required; ``EXTRAS`` and ``TRAIN_ORDER`` concern the models that ship with
 the library (a test holds every one of them to it).
@@ -27,6 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from colab_utils.bench.spec import ModelBench
 from colab_utils.engine.contract import Task
 
 MODELS_PACKAGE = "colab_utils.models"
@@ -43,6 +48,7 @@ class ModelPackage:
     predictor: str | None
     extras: str | None
     train_order: int | None
+    bench: str | None = None
 
     def _load(self, spec: str) -> Any:
         module, attribute = spec.split(":", 1)
@@ -53,6 +59,9 @@ class ModelPackage:
 
     def predictor_class(self) -> type | None:
         return self._load(self.predictor) if self.predictor else None
+
+    def bench_spec(self) -> ModelBench | None:
+        return self._load(self.bench) if self.bench else None
 
 
 def shipped_models() -> list[str]:
@@ -75,6 +84,7 @@ def _declared(module: ModuleType, name: str) -> ModelPackage:
         predictor=getattr(module, "PREDICTOR", None),
         extras=getattr(module, "EXTRAS", None),
         train_order=None if order is None else int(order),
+        bench=getattr(module, "BENCH", None),
     )
 
 

@@ -20,6 +20,8 @@ from colab_utils.calibration.annotations import (
 )
 from colab_utils.calibration.synthetic import generate_calibration_dataset
 
+SPLIT_FRAMES = (16_463, 3_212)  # calibration-2023: training and validation frames
+
 SOURCES = ("soccernet", "synthetic")
 
 

@@ -4,3 +4,4 @@ TASK = "task:Ball3D"
 PREDICTOR = "predictor:BallTrack3D"
 EXTRAS = "ball3d"
 TRAIN_ORDER = 4
+BENCH = "bench:BENCH"

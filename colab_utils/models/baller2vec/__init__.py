@@ -4,3 +4,4 @@ TASK = "task:Baller2VecTask"
 PREDICTOR = "predictor:TrajectoryForecast"
 EXTRAS = "baller2vec"
 TRAIN_ORDER = 3
+BENCH = "bench:BENCH"

@@ -4,3 +4,4 @@ TASK = "task:Detr"
 PREDICTOR = "predictor:Detection"
 EXTRAS = "detr"
 TRAIN_ORDER = 6
+BENCH = "bench:BENCH"

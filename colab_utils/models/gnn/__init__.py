@@ -4,3 +4,4 @@ TASK = "task:Gnn"
 PREDICTOR = "predictor:Tactics"
 EXTRAS = "gnn"
 TRAIN_ORDER = 7
+BENCH = "bench:BENCH"

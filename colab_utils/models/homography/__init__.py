@@ -4,3 +4,4 @@ TASK = "task:Homography"
 PREDICTOR = "predictor:HomographyCalibration"
 EXTRAS = "homography"
 TRAIN_ORDER = 2
+BENCH = "bench:BENCH"

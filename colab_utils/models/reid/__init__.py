@@ -4,3 +4,4 @@ TASK = "task:Reid"
 PREDICTOR = "predictor:CropRanking"
 EXTRAS = "reid"
 TRAIN_ORDER = 5
+BENCH = "bench:BENCH"

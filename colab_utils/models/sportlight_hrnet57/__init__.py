@@ -4,3 +4,4 @@ TASK = "task:SportlightHRNet57"
 PREDICTOR = "predictor:KeypointCalibration"
 EXTRAS = "calibration"
 TRAIN_ORDER = 1
+BENCH = "bench:BENCH"

@@ -1,0 +1,45 @@
+"""The bench's view of detr: synthetic clips, tracking-2023's epoch, its variants' FLOPs and
+whether the t4 batch (and twice it) fits a T4's memory (estimated without a GPU)."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from colab_utils.bench.memory import memory_lines
+from colab_utils.bench.spec import ModelBench
+from colab_utils.engine.contract import Task
+from colab_utils.engine.estimate import training_flops
+from colab_utils.engine.sampling import SampleDataset
+
+TRAIN_CLIPS, VALID_CLIPS = 57, 49  # tracking-2023's train and (labelled) test splits
+VARIANTS = ("detr", "conditional_detr", "deformable_detr")
+
+
+def epoch(cfg: DictConfig, train_set: SampleDataset) -> tuple[int, int]:
+    frames = cfg.data.frames_per_clip
+    return TRAIN_CLIPS * int(frames.train), VALID_CLIPS * int(frames.valid)
+
+
+def extra(task: Task, cfg: DictConfig, batch: object) -> list[str]:
+    size = int(cfg.train.batch_size)
+    per_image = []
+    for variant in VARIANTS:
+        other = OmegaConf.merge(cfg, {"model": {"variant": variant}})
+        per_image.append(f"{variant} {training_flops(task, other, batch) / size / 1e9:.0f}")
+    memory = memory_lines(task, cfg, [size, 2 * size])
+    return [f"GFLOP per image by model.variant: {', '.join(per_image)}", *memory]
+
+
+BENCH = ModelBench(
+    items="images",
+    overrides=(
+        "data.source=synthetic",
+        "data.synthetic.clips.train=2",
+        "data.synthetic.clips.valid=1",
+        "data.synthetic.frames=24",
+        "model.pretrained=false",  # no download; the memory estimate then has GroupNorm's larger activations
+        "logging.progress=false",
+    ),
+    epoch=epoch,
+    extra=extra,
+)
