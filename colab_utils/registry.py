@@ -31,7 +31,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from colab_utils.bench.spec import ModelBench
 from colab_utils.engine.contract import Task
 
 MODELS_PACKAGE = "colab_utils.models"
@@ -50,18 +49,16 @@ class ModelPackage:
     train_order: int | None
     bench: str | None = None
 
-    def _load(self, spec: str) -> Any:
+    def load(self, spec: str) -> Any:
+        """The attribute that ``spec`` (``module:name``) names in this package."""
         module, attribute = spec.split(":", 1)
         return getattr(importlib.import_module(f"{self.package}.{module}"), attribute)
 
     def task_class(self) -> type[Task]:
-        return self._load(self.task)
+        return self.load(self.task)
 
     def predictor_class(self) -> type | None:
-        return self._load(self.predictor) if self.predictor else None
-
-    def bench_spec(self) -> ModelBench | None:
-        return self._load(self.bench) if self.bench else None
+        return self.load(self.predictor) if self.predictor else None
 
 
 def shipped_models() -> list[str]:

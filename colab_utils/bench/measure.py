@@ -65,7 +65,8 @@ class Measured:
 
 def model_bench(model: str) -> ModelBench:
     """The model's declared bench needs, or the defaults when its package declares none."""
-    return model_package(model).bench_spec() or ModelBench()
+    found = model_package(model)
+    return found.load(found.bench) if found.bench else ModelBench()
 
 
 def _epoch(spec: ModelBench, cfg: object, train_set: object, validation_set: object) -> tuple[int, int]:

@@ -1,10 +1,10 @@
 """The gnn model on your tracking data: each team's formation, each player's role, the phase of play.
 
-Inputs, as for baller2vec (:mod:`colab_utils.models.baller2vec.predictor`): a SkillCorner match (its
-folder, or its ``<id>_match.json`` / ``<id>_tracking_extrapolated.jsonl``) with ``at`` (match
-clock) or ``frame`` (SkillCorner frame number) naming the first frame of each window (without
-either: the match's first window with enough tracking; ``max_frames`` caps the windows), or
-numpy arrays ``(frames, players, 2)`` in metres at 10 fps. An array's rows are by default
+Inputs, read as every tracking predictor reads them (:mod:`colab_utils.tracking.inputs`): a
+SkillCorner match (its folder, or its ``<id>_match.json`` / ``<id>_tracking_extrapolated.jsonl``)
+with ``at`` (match clock) or ``frame`` (SkillCorner frame number) naming the first frame of each
+window (without either: the match's first window with enough tracking; ``max_frames`` caps the
+windows), or numpy arrays ``(frames, players, 2)`` in metres at 10 fps. An array's rows are by default
 one team (0-10), the other (11-21) and the ball (22); ``teams`` gives another layout, one
 label per row: 0 / "home", 1 / "away", 2 / "ball". A window is the trained one
 (``payload["meta"]["window"]``: e.g. 24 graphs 5 frames apart, 11.5 s); an array longer than
