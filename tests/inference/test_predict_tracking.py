@@ -37,6 +37,7 @@ from colab_utils.models.gnn.task import generator_formations
 from colab_utils.pipeline import prepare_data, train
 from colab_utils.portable import export
 from colab_utils.registry import get_task
+from colab_utils.tracking import inputs as tracking_inputs
 from colab_utils.tracking.skillcorner import PHASE_NAMES
 from colab_utils.tracking.windows import WindowSpec, cut_window
 
@@ -140,8 +141,8 @@ def test_baller2vec_reads_arrays_and_infers_which_goal_each_team_attacks(exporte
     history = int(cfg.data.history)
     window = cut_window(match, 0, 400, WindowSpec(history, 1))
     array = np.concatenate([window.players, window.ball[:, None, :2]], axis=1)
-    assert baller2vec.attack_direction(window.players) == window.home_direction
-    assert baller2vec.attack_direction(-window.players) == -window.home_direction
+    assert tracking_inputs.attack_direction(window.players) == window.home_direction
+    assert tracking_inputs.attack_direction(-window.players) == -window.home_direction
 
     frame = int(match.frame_ids[400 + history - 1])
     from_match = predict(exported["weights"]["baller2vec"], exported["folder"], frame=frame)[0]
@@ -231,7 +232,7 @@ def test_tracking_inputs_that_cannot_work_are_refused_saying_why(exported, tmp_p
         r"nearest moments that have it: \d\d:\d\d\.\d \(frame \d+\) before, \d\d:\d\d\.\d \(frame \d+\) after"
     )
     with pytest.raises(ValueError, match=rf"No window at \d\d:\d\d\.\d: .*replay or close-up.*{moments}"):
-        predict(weights, folder, at=baller2vec.clock(match.times[gap]))
+        predict(weights, folder, at=tracking_inputs.clock(match.times[gap]))
     with pytest.raises(ValueError, match="is not in match"):
         predict(weights, folder, frame=10**7)
     with pytest.raises(ValueError, match="'mm:ss'"):
