@@ -83,6 +83,7 @@ class TrainResult:
     best_metric: float | None
     best_path: Path | None
     resumed_from: Path | None
+    config: DictConfig  # the settings it finished with: out-of-memory step-downs included
 
 
 class ModelConfigMismatch(ValueError):
@@ -510,15 +511,16 @@ class Trainer:
             best_metric=self.monitor.best,
             best_path=best if best.exists() else None,
             resumed_from=self.resumed_from,
+            config=self.cfg,
         )
 
 
 def fit(cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None) -> TrainResult:
     """Train ``task`` as ``cfg`` says in its run folder, resuming from the newest valid checkpoint.
 
-    When CUDA runs out of memory, ``cfg`` steps down ``train.oom_ladder`` (updated in place, so
-    the notebook's later steps use the new settings too), the step is recorded in the run folder
-    and training continues from the newest checkpoint.
+    When CUDA runs out of memory, training steps down ``train.oom_ladder``: the step is recorded
+    in the run folder and training continues from the newest checkpoint with a new config (``cfg``
+    is left as it is; the result's ``config`` is the one training finished with).
     """
     clock = runtime.clock if runtime else None
     gpu = runtime.gpu if runtime else None
@@ -538,6 +540,8 @@ def fit(cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None) -> Train
             # out of the except block, the error's traceback no longer holds the batch and activations
             trainer = None
             free_cuda_memory()
-            print(step_down(cfg, task, oom))
+            step = step_down(cfg, task, oom)
+            print(step.message)
+            cfg = step.config
     finally:
         shutdown_distributed()  # under torchrun; the group is joined again by the next train()
