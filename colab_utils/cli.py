@@ -23,11 +23,19 @@ from colab_utils.engine.drive_errors import DriveStoppedAnswering
 from colab_utils.engine.trainer import ModelConfigMismatch
 from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export
+from colab_utils.stepdown_record import StepDownRecordDamaged
 
 COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all", "bench")
 DEMO_MODEL = "sportlight_hrnet57"
 # errors whose message says what to do: printed as "error: ..." (exit code 2), without a traceback
-USER_ERRORS = (ConfigError, ModelConfigMismatch, FileNotFoundError, rt.NoGPURuntime, DriveStoppedAnswering)
+USER_ERRORS = (
+    ConfigError,
+    ModelConfigMismatch,
+    FileNotFoundError,
+    rt.NoGPURuntime,
+    DriveStoppedAnswering,
+    StepDownRecordDamaged,
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hydra import compose, initialize
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
@@ -29,15 +26,14 @@ from hydra.errors import ConfigCompositionException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from colab_utils import runtime as rt
+from colab_utils.setting_text import hydra_overrides, show_value
+from colab_utils.stepdown_record import STEPDOWN_SOURCE, recorded_stepdown
 
 CONFIG_PATH_ENV = "COLAB_UTILS_CONFIGS"
 DEFAULTS_FILE = "defaults.yaml"
 PROFILE_GROUP = "_hardware_profile"
 # A profile a model does not define falls back along this chain (None: the recipe as is).
 PROFILE_FALLBACK = {"a100": None, "l4": "t4"}
-# In a run folder: the settings the out-of-memory step-down chose (colab_utils/engine/oom.py).
-STEPDOWN_FILE = "oom_stepdown.yaml"
-STEPDOWN_SOURCE = "OOM step-down"
 
 
 class ConfigError(ValueError):
@@ -251,17 +247,6 @@ def _fill_run_paths(cfg: DictConfig, runtime: rt.Runtime) -> None:
             cfg.run.data_dir = str(runtime.data_root)
 
 
-def show_value(value: Any) -> str:
-    """A value as the reports print it: sizes as ``720x405``, lists and mappings without quotes."""
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
-        return f"{value[0]}x{value[1]}"
-    if isinstance(value, list):
-        return "[" + ", ".join(show_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {show_value(v)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
 def patch_report(before: DictConfig, after: DictConfig, sources: Mapping[str, str]) -> list[str]:
     """Human lines for every value that differs, e.g. ``train.batch_size  8 -> 4  (profile t4)``."""
     old, new = flatten(before), flatten(after)
@@ -274,11 +259,6 @@ def patch_report(before: DictConfig, after: DictConfig, sources: Mapping[str, st
     return lines
 
 
-def hydra_overrides(values: Mapping[str, Any]) -> list[str]:
-    """``{"data.input_size": [640, 360]}`` -> ``["data.input_size=[640,360]"]``, in Hydra's grammar."""
-    return [f"{key}={json.dumps(value, separators=(',', ':'))}" for key, value in values.items()]
-
-
 def with_overrides(cfg: DictConfig, values: Mapping[str, Any]) -> DictConfig:
     """A resolved ``cfg`` with ``values`` (dotted keys) composed on top the way load_config composes
     overrides (same checks), then derived again, so e.g. heatmap sizes follow a new input size."""
@@ -289,68 +269,6 @@ def with_overrides(cfg: DictConfig, values: Mapping[str, Any]) -> DictConfig:
     _check_types(recipe, new)
     derive(new)
     return new
-
-
-def read_stepdown(run_dir: str | Path) -> dict[str, Any]:
-    """The run folder's out-of-memory step-down record: ``next_rung`` and the ``steps`` taken."""
-    path = Path(run_dir) / STEPDOWN_FILE
-    if not path.is_file():
-        return {"next_rung": 0, "steps": []}
-    try:
-        record = yaml.safe_load(path.read_text())
-        steps = record["steps"]
-        if not isinstance(record["next_rung"], int) or not all(
-            isinstance(step["overrides"], dict) for step in steps
-        ):
-            raise TypeError("next_rung must be a number and every step needs its overrides")
-    except (yaml.YAMLError, KeyError, TypeError) as error:
-        raise ConfigError(
-            f"{path} is damaged ({error}). Delete it to train with the profile's settings again "
-            "(the next out-of-memory error records a new one)."
-        ) from None
-    return record
-
-
-@dataclass
-class RecordedStepDown:
-    """The step-down steps of a run folder that apply, and those the user's overrides replace."""
-
-    path: Path
-    kept: list[dict[str, Any]] = field(default_factory=list)
-    replaced: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
-
-    @property
-    def overrides(self) -> list[str]:
-        return [item for step in self.kept for item in hydra_overrides(step["overrides"])]
-
-
-def recorded_stepdown(run_dir: str | Path, user_keys: set[str]) -> RecordedStepDown:
-    """The recorded steps, in order; a step is left out whole when the user sets one of its keys
-    (a halved batch without its doubled accumulation would change the effective batch)."""
-    found = RecordedStepDown(Path(run_dir) / STEPDOWN_FILE)
-    for step in read_stepdown(run_dir)["steps"]:
-        clash = sorted(set(step["overrides"]) & user_keys)
-        if clash:
-            found.replaced.append((step, clash))
-        else:
-            found.kept.append(step)
-    return found
-
-
-def _stepdown_notes(found: RecordedStepDown) -> list[str]:
-    lines = []
-    if found.kept:
-        lines.append(
-            f"{STEPDOWN_SOURCE}: {found.path} keeps the smaller settings this run chose when it ran out "
-            "of GPU memory (delete the file to go back to the profile's)."
-        )
-    for step, keys in found.replaced:
-        recorded = ", ".join(f"{k}={show_value(v)}" for k, v in step["overrides"].items())
-        lines.append(
-            f"note: your override of {', '.join(keys)} replaces the {STEPDOWN_SOURCE} ({recorded}) "
-            f"recorded in {found.path}; if the run runs out of memory again, it steps down to the next rung."
-        )
-    return lines
 
 
 def load_config(
@@ -393,7 +311,7 @@ def load_config(
     sources.update({k: STEPDOWN_SOURCE for k, v in flat_stepped.items() if flat_profiled.get(k) != v})
     sources.update({k: "your override" for k, v in flatten(cfg).items() if flat_stepped.get(k) != v})
     if verbose:
-        lines = patch_report(base, cfg, sources) + _stepdown_notes(stepdown)
+        lines = patch_report(base, cfg, sources) + stepdown.notes()
         print(f"{model}: profile {how}")
         print("\n".join(f"  {line}" for line in lines) if lines else "  (the recipe as is)")
     return cfg

@@ -14,6 +14,7 @@ from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.contract import EvalReport
 from colab_utils.engine.model import TrainModel
+from colab_utils.engine.oom import with_recorded_stepdown
 from colab_utils.engine.precision import resolve_precision
 from colab_utils.engine.trainer import TrainResult, fit, make_val_loader
 from colab_utils.registry import get_task
@@ -30,13 +31,15 @@ def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
     """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint.
 
     When CUDA runs out of memory, training steps down ``train.oom_ladder`` (see
-    :func:`colab_utils.engine.trainer.fit`) and goes on from the newest checkpoint.
+    :func:`colab_utils.engine.trainer.fit`) and goes on from the newest checkpoint; the result's
+    ``config`` holds the settings it finished with.
     """
     return fit(cfg, get_task(cfg.task), runtime)
 
 
 def load_trained_model(cfg: DictConfig, device: torch.device | None = None) -> tuple[TrainModel, str]:
     """The task's model with the run's best weights (or its newest checkpoint's), in eval mode."""
+    cfg = with_recorded_stepdown(cfg)
     device = device or (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
     task = get_task(cfg.task)
     model = task.build_model(cfg, device)
@@ -52,7 +55,10 @@ def load_trained_model(cfg: DictConfig, device: torch.device | None = None) -> t
 
 
 def evaluate(cfg: DictConfig) -> EvalReport:
-    """Metrics of the best weights on the validation set, printed as a table (plus a picture)."""
+    """Metrics of the best weights on the validation set, printed as a table (plus a picture).
+
+    With the settings the run trained with, out-of-memory step-downs included."""
+    cfg = with_recorded_stepdown(cfg)
     task = get_task(cfg.task)
     model, source = load_trained_model(cfg)
     _, val_set = task.datasets(cfg)

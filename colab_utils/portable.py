@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 import colab_utils
 from colab_utils import runtime as rt
 from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.oom import with_recorded_stepdown
 from colab_utils.registry import get_task
 
 PORTABLE_FORMAT = "colab_utils.portable/1"
@@ -41,6 +42,7 @@ def _weights_source(store: CheckpointStore) -> tuple[dict[str, Any], str]:
 
 def portable_payload(cfg: DictConfig, half: bool = False) -> dict[str, Any]:
     """The portable file's content for ``cfg``'s run, built from its best checkpoint."""
+    cfg = with_recorded_stepdown(cfg)  # the settings it trained with, out-of-memory step-downs included
     store = CheckpointStore(Path(cfg.run.dir) / "checkpoints")
     source, source_name = _weights_source(store)
     trained_cfg = yaml.safe_load(source["config"])

@@ -18,11 +18,13 @@ from toy_model.task import ToyDataset
 
 from colab_utils import runtime
 from colab_utils.config import load_config
-from colab_utils.engine import checkpoint, loader_wait
+from colab_utils.engine import checkpoint
+from colab_utils.engine.callbacks import BatchEnd, EpochEnd, loader_wait
+from colab_utils.engine.callbacks.history import History
+from colab_utils.engine.callbacks.loader_wait import LoaderWait
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.drive_errors import DriveStoppedAnswering
-from colab_utils.engine.history import History
-from colab_utils.engine.loader_wait import LoaderWait
+from colab_utils.engine.trainer import timed
 from colab_utils.pipeline import train
 
 FAST = ("data.num_workers=0", "logging.progress=false")
@@ -163,19 +165,27 @@ def slow_items(count: int, seconds: float):
         yield item
 
 
+def train_one_epoch(watch: LoaderWait, items, step_s: float) -> None:
+    """What the training loop hands the callback: each batch's wait for data and the whole step."""
+    watch.on_epoch_start(None)
+    tick = time.perf_counter()
+    for _, waited in timed(items):
+        time.sleep(step_s)
+        now = time.perf_counter()
+        watch.on_batch_end(None, BatchEnd(loss=0.0, data_wait_s=waited, step_s=now - tick))
+        tick = now
+    watch.on_epoch_end(None, EpochEnd(row={"epoch": 1}, improved=False))
+
+
 def test_the_loader_wait_is_reported_only_when_it_holds_training_back(monkeypatch, capsys):
     monkeypatch.setattr(loader_wait, "EARLY_BATCHES", 5)
     monkeypatch.setattr(loader_wait, "MIN_WAIT_S", 0.05)
     cfg = OmegaConf.create({"run": {"data_dir": "/content/data"}, "data": {"num_workers": 0}})
-    watch = LoaderWait(cfg, enabled=True)
-    for _ in watch.batches(slow_items(12, 0.02), epoch=0):
-        pass  # a step that takes no time: all of it is waiting
+    train_one_epoch(LoaderWait(cfg), slow_items(12, 0.02), step_s=0)  # all of the time is waiting
     out = capsys.readouterr().out
     assert out.count("The data loader is the bottleneck: ") == 1  # explained once, after 5 batches
     assert "still the bottleneck" in out and "of epoch 1 went to waiting for data" in out
-    watch = LoaderWait(cfg, enabled=True)
-    for _ in watch.batches(slow_items(12, 0), epoch=0):
-        time.sleep(0.02)  # the step is the slow part
+    train_one_epoch(LoaderWait(cfg), slow_items(12, 0), step_s=0.02)  # the step is the slow part
     assert "bottleneck" not in capsys.readouterr().out
 
 

@@ -7,14 +7,12 @@ failed write remounts once and is tried again. When that fails too (or outside C
 there is nothing to remount) training stops with what happened and how to go on: the
 checkpoints written before are on Drive, checksummed, and the next start resumes from them.
 
-Drive also uploads in the background: a file written a moment ago may not be in the cloud yet.
-:func:`drive_upload_note` is what a clean stop says about that.
+What a stop says about Drive's background upload is the Drive callback's (callbacks/drive.py).
 """
 
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,19 +94,3 @@ class DriveWriter:
             f"(Runtime > Run all): {resume}. If Drive keeps failing, set {rt.DRIVE_ENV} to a folder on the "
             "runtime's disk (e.g. /content/local_runs; lost when the runtime is deleted)."
         )
-
-
-def drive_upload_note(run_dir: Path) -> str | None:
-    """After the last write of a session to Drive in Colab: flush it to the mount and say what is left.
-
-    ``os.sync`` hands the written files to Drive's FUSE process; uploading them takes a little longer.
-    Returns None off Colab or when the run folder is not on Drive.
-    """
-    if not (rt.in_colab() and rt.on_google_drive(run_dir)):
-        return None
-    os.sync()
-    return (
-        "Drive uploads the newest files in the background: keep this runtime connected for a minute "
-        "before closing it. A checkpoint that does not finish uploading is detected on resume and the "
-        "previous one is used."
-    )

@@ -11,8 +11,9 @@ something:
 
 Each step is appended to the run folder's ``oom_stepdown.yaml`` (when, where, torch's message,
 the values set); ``load_config`` applies it on every later start of the run, so a new session
-does not run out of memory again. A rung may not change the network's shape: the training
-continues from the newest checkpoint, whose weights must still fit.
+does not run out of memory again, and :func:`with_recorded_stepdown` applies it to a config
+loaded before the step (the notebook's evaluate and export steps). A rung may not change the
+network's shape: the training continues from the newest checkpoint, whose weights must still fit.
 """
 
 from __future__ import annotations
@@ -27,17 +28,12 @@ import torch
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from colab_utils.config import (
-    STEPDOWN_FILE,
-    ConfigError,
-    hydra_overrides,
-    read_stepdown,
-    show_value,
-    with_overrides,
-)
+from colab_utils.config import ConfigError, with_overrides
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.contract import Task
 from colab_utils.files import write_atomically
+from colab_utils.setting_text import hydra_overrides, show_value
+from colab_utils.stepdown_record import STEPDOWN_FILE, read_stepdown
 
 HALVE_BATCH = "halve_batch"
 RECORD_HEADER = """\
@@ -139,8 +135,17 @@ def write_record(run_dir: Path, record: dict[str, Any]) -> Path:
     return write_atomically(path, RECORD_HEADER + text)
 
 
-def step_down(cfg: DictConfig, task: Task, oom: OutOfMemory) -> str:
-    """Take the next rung: ``cfg`` is updated in place and the step recorded; returns the message to print.
+@dataclass(frozen=True)
+class StepDown:
+    """One step down the ladder: the config to train with now, the message to print, the record."""
+
+    config: DictConfig
+    message: str
+    record_path: Path
+
+
+def step_down(cfg: DictConfig, task: Task, oom: OutOfMemory) -> StepDown:
+    """Take the next rung and record it; ``cfg`` is left as it is, the step's config is returned.
 
     Raises :class:`OutOfMemoryLadderExhausted` when no rung is left.
     """
@@ -167,20 +172,37 @@ def step_down(cfg: DictConfig, task: Task, oom: OutOfMemory) -> str:
         }
     )
     path = write_record(run_dir, record)
-    before, after = int(cfg.derived.effective_batch_size), int(new.derived.effective_batch_size)
-    cfg.merge_with(new)
+    return StepDown(new, _step_message(cfg, new, step, oom, path), path)
+
+
+def _step_message(old: DictConfig, new: DictConfig, step: Step, oom: OutOfMemory, record: Path) -> str:
+    before, after = int(old.derived.effective_batch_size), int(new.derived.effective_batch_size)
     effective = f"{after} (unchanged)" if before == after else f"{before} -> {after}"
-    if CheckpointStore(run_dir / "checkpoints").step_files():
+    if CheckpointStore(Path(old.run.dir) / "checkpoints").step_files():
         restart = "Continuing from the last checkpoint."
     else:
         restart = "No checkpoint yet: training starts again from the beginning."
     return (
         f"Out of GPU memory {oom.where}: {oom.summary}\n"
-        f"Stepping down (train.oom_ladder rung {step.rung + 1} of {len(ladder(cfg))}): {step.changes()}; "
+        f"Stepping down (train.oom_ladder rung {step.rung + 1} of {len(ladder(old))}): {step.changes()}; "
         f"effective batch {effective}.\n"
-        f"Recorded in {path}: resuming this run (re-running the notebook, the CLI) keeps these settings. "
+        f"Recorded in {record}: resuming this run (re-running the notebook, the CLI) keeps these settings. "
         + restart
     )
+
+
+def with_recorded_stepdown(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with the values its run folder's step-down record sets, as a new config.
+
+    A config loaded before training stepped down (the notebook's later cells) evaluates and
+    exports with the settings the run trained with. Without a record, or when ``cfg`` already
+    has them, ``cfg`` itself is returned.
+    """
+    values: dict[str, Any] = {}
+    for step in read_stepdown(cfg.run.dir)["steps"]:
+        values.update(step["overrides"])
+    changed = {key: value for key, value in values.items() if _value(cfg, key) != value}
+    return with_overrides(cfg, changed) if changed else cfg
 
 
 def exhausted_message(cfg: DictConfig, oom: OutOfMemory, taken: int) -> str:

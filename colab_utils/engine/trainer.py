@@ -22,9 +22,10 @@ from __future__ import annotations
 import datetime
 import math
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -33,15 +34,13 @@ from torch.utils.data import DataLoader
 
 import colab_utils
 from colab_utils import runtime as rt
+from colab_utils.engine.callbacks import BatchEnd, Callback, CallbackList, EpochEnd, default_callbacks
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.contract import Task
-from colab_utils.engine.display import EpochBar, LiveCurves
 from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
-from colab_utils.engine.drive_errors import DriveWriter, drive_upload_note
+from colab_utils.engine.drive_errors import DriveWriter
 from colab_utils.engine.estimate import estimate
-from colab_utils.engine.history import History
 from colab_utils.engine.interrupt import DeferredInterrupt
-from colab_utils.engine.loader_wait import LoaderWait, data_on_drive_warning
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.oom import (
     OutOfMemory,
@@ -55,10 +54,18 @@ from colab_utils.engine.precision import resolve_precision
 from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.engine.schedule import LRSchedule, Monitor
-from colab_utils.engine.trackers import Trackers
 
 CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
 BUDGET_MARGIN_S = 120.0
+STOP_MESSAGES = {
+    "interrupted": "Checkpoint saved at step {step}. Run the cell again to continue.",
+    "time_budget": (
+        "Stopping before the session's time budget runs out; checkpoint saved at step {step}. "
+        "Run all cells again (a new session) to continue."
+    ),
+}
+STOP_MESSAGES["stopped_by_peer"] = STOP_MESSAGES["time_budget"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,6 +90,7 @@ class TrainResult:
     best_metric: float | None
     best_path: Path | None
     resumed_from: Path | None
+    config: DictConfig  # the settings it finished with: out-of-memory step-downs included
 
 
 class ModelConfigMismatch(ValueError):
@@ -140,11 +148,28 @@ def make_val_loader(task: Task, dataset: Any, cfg: DictConfig) -> DataLoader:
     )
 
 
+def timed(batches: Iterable[T]) -> Iterator[tuple[T, float]]:
+    """Each batch with the seconds the loop waited for it (what the loader-wait diagnosis reads)."""
+    iterator = iter(batches)
+    while True:
+        asked = time.perf_counter()
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        yield batch, time.perf_counter() - asked
+
+
 class Trainer:
     """One training run: built from a config, resumed from its run folder, then ``run()``."""
 
     def __init__(
-        self, cfg: DictConfig, task: Task, gpu: rt.GPU | None = None, clock: rt.Clock | None = None
+        self,
+        cfg: DictConfig,
+        task: Task,
+        gpu: rt.GPU | None = None,
+        clock: rt.Clock | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.cfg = cfg
         self.dist: Distributed = init_distributed()
@@ -158,12 +183,33 @@ class Trainer:
             print(note)
 
         seed_everything(int(cfg.seed))
-        self.model: TrainModel = self.task.build_model(cfg, self.device)
-        self.model.configure_training(self.precision, int(cfg.train.accumulate), cfg.train.clip_grad_norm)
+        self.model: TrainModel = self._build_model()
+        self._build_data()
+        self.schedule = self._build_schedule()
+        self.monitor = Monitor(cfg.train.monitor, cfg.train.monitor_mode, cfg.train.early_stopping_patience)
+        self.progress = Progress()
+        self.store = CheckpointStore(self.run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
+        self.drive = DriveWriter(self.run_dir)
+        # what watches training; the default ones print and write, so only rank 0 has them
+        self.callbacks = CallbackList([*(default_callbacks(cfg) if self.dist.is_main else []), *callbacks])
+        self.slowest_save_s = 0.0
+        self.last_val_s = 0.0
+        self.resumed_from: Path | None = None
+        self.last_save = time.monotonic()
+        self.phase = "setup"  # setup | training | validation: where an out-of-memory error happened
+
+    def _build_model(self) -> TrainModel:
+        model = self.task.build_model(self.cfg, self.device)
+        train = self.cfg.train
+        model.configure_training(self.precision, int(train.accumulate), train.clip_grad_norm)
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model.nn_module = DistributedDataParallel(self.model.nn_module, device_ids=ids)
+            model.nn_module = DistributedDataParallel(model.nn_module, device_ids=ids)
+        return model
 
+    def _build_data(self) -> None:
+        """The datasets, the resumable sampler and the loaders (validation on rank 0 only)."""
+        cfg = self.cfg
         train_set, val_set = self.task.datasets(cfg)
         train_set.seed = int(cfg.seed)
         self.train_set = train_set
@@ -176,30 +222,19 @@ class Trainer:
         self.val_loader = None
         if val_set is not None and self.dist.is_main:
             self.val_loader = make_val_loader(self.task, val_set, cfg)
-
         self.batches_per_epoch = len(self.sampler)
         if self.batches_per_epoch == 0:
             raise ValueError(
                 f"The training set has {len(train_set)} samples: not one batch of {cfg.train.batch_size} "
                 f"per process. Lower train.batch_size or check the data folder {cfg.run.data_dir}."
             )
-        total_steps = math.ceil(self.batches_per_epoch / int(cfg.train.accumulate)) * int(cfg.train.epochs)
-        if cfg.train.max_steps:
-            total_steps = min(total_steps, math.ceil(int(cfg.train.max_steps) / int(cfg.train.accumulate)))
-        self.schedule = LRSchedule(
-            cfg.train.scheduler, self.model.optimizer, total_steps, cfg.train.monitor_mode
-        )
-        self.monitor = Monitor(cfg.train.monitor, cfg.train.monitor_mode, cfg.train.early_stopping_patience)
-        self.progress = Progress()
-        self.store = CheckpointStore(self.run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
-        self.history = History(self.run_dir / "metrics.csv")
-        self.drive = DriveWriter(self.run_dir)
-        self.loader_wait = LoaderWait(cfg, enabled=self.dist.is_main)
-        self.slowest_save_s = 0.0
-        self.last_val_s = 0.0
-        self.resumed_from: Path | None = None
-        self.last_save = time.monotonic()
-        self.phase = "setup"  # setup | training | validation: where an out-of-memory error happened
+
+    def _build_schedule(self) -> LRSchedule:
+        train = self.cfg.train
+        total_steps = math.ceil(self.batches_per_epoch / int(train.accumulate)) * int(train.epochs)
+        if train.max_steps:
+            total_steps = min(total_steps, math.ceil(int(train.max_steps) / int(train.accumulate)))
+        return LRSchedule(train.scheduler, self.model.optimizer, total_steps, train.monitor_mode)
 
     # ----------------------------------------------------------------- checkpoint dict
 
@@ -244,6 +279,7 @@ class Trainer:
             what = f"the checkpoint step-{step:09d}.pth"
             self.drive.last_checkpoint = self.drive.write(what, self.store.save, self.state(reason), step)
             self.slowest_save_s = max(self.slowest_save_s, time.perf_counter() - started)
+            self.callbacks.on_checkpoint_written(self, self.drive.last_checkpoint, reason)
         self.dist.barrier()
         self.last_save = time.monotonic()
 
@@ -254,8 +290,6 @@ class Trainer:
                 print(f"Removed {stale.name}: an unfinished checkpoint write from a killed session.")
         found = self.store.newest_valid(map_location=self.device)
         if found is None:
-            if self.dist.is_main:
-                self.history.load(up_to_step=0)
             return
         payload = found.payload
         wanted = self.task.model_signature(self.cfg)
@@ -278,7 +312,6 @@ class Trainer:
         restore_rng_state(payload["rng"])
         self.resumed_from = found.path
         if self.dist.is_main:
-            self.history.load(up_to_step=self.progress.global_step)
             print(
                 f"Resuming from {found.path.name} (saved {payload['saved_at']}, {payload['reason']}): "
                 f"epoch {self.progress.epoch + 1}, batch {self.progress.batch}/{self.batches_per_epoch}, "
@@ -322,7 +355,7 @@ class Trainer:
         found = estimate(self.task, self.cfg, batch, size, *self.sizes, self.gpu)
         print(found.text(self.gpu) if found else f"No time estimate: peak FLOP/s of {self.gpu.name} unknown.")
 
-    def _lr(self) -> float:
+    def lr(self) -> float:
         return self.model.optimizer.param_groups[0]["lr"]
 
     def _validate(self) -> dict[str, float]:
@@ -335,6 +368,7 @@ class Trainer:
         finally:
             self.model.nn_module = wrapped
         self.phase = "training"
+        self.callbacks.on_validation_end(self, metrics)
         return metrics
 
     def _stop_reason(self, interrupt: DeferredInterrupt) -> str | None:
@@ -368,23 +402,53 @@ class Trainer:
             return "max_steps"
         return None
 
-    def _end_epoch(self, curves: LiveCurves, trackers: Trackers) -> None:
+    def _end_epoch(self) -> None:
         """Validation, schedules, best.pth, the metrics row and the epoch checkpoint."""
-        if self.model.pending_batches:
+        if self.model.pending_batches:  # the epoch's last accumulated batches
             self.model.optimizer_step()
-            self.progress.optimizer_steps += 1
-            self.schedule.after_optimizer_step()
+            self._optimizer_stepped()
+        metrics, validated = self._epoch_metrics()
+        improved = self._update_monitor(metrics, validated)
+        epoch = self.progress.epoch
+        self.progress.epoch += 1
+        self.progress.batch = 0
+        self.progress.loss_sum, self.progress.loss_count = 0.0, 0
+        row = {
+            "epoch": epoch + 1,
+            "step": self.progress.global_step,
+            "seconds": round(self.progress.train_seconds, 1),
+            "lr": self.lr(),
+            **metrics,
+        }
+        self.callbacks.on_epoch_end(self, EpochEnd(row, improved))
+        if self.dist.is_main:
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+            print(f"epoch {epoch + 1}: {summary}" + ("  (best so far)" if improved else ""))
+            if improved:
+                self.drive.write("best.pth", self.store.save_best, self.best_state(metrics))
+        self.save("end of epoch")
+
+    def _optimizer_stepped(self) -> None:
+        self.progress.optimizer_steps += 1
+        self.schedule.after_optimizer_step()
+
+    def _epoch_metrics(self) -> tuple[dict[str, float], bool]:
+        """The epoch's training loss plus, when it validates, the validation metrics (on every rank);
+        and whether it validated."""
         epoch = self.progress.epoch
         metrics = {"train_loss": self.progress.loss_sum / max(1, self.progress.loss_count)}
-        validating = self.has_validation and (epoch + 1) % int(self.cfg.train.val_every_epochs) == 0
-        if validating and self.dist.is_main:
+        validated = self.has_validation and (epoch + 1) % int(self.cfg.train.val_every_epochs) == 0
+        if validated and self.dist.is_main:
             started = time.perf_counter()
             metrics.update(self._validate())
             self.last_val_s = time.perf_counter() - started
-        metrics = self.dist.broadcast(metrics)
+        return self.dist.broadcast(metrics), validated
+
+    def _update_monitor(self, metrics: dict[str, float], validated: bool) -> bool:
+        """Step the epoch schedules and early stopping on the monitored metric; True when it improved."""
         if not self.has_validation and self.monitor.metric == "val_loss":
             monitored = metrics["train_loss"]  # nothing to validate on: follow the training loss
-        elif validating or not self.monitor.metric.startswith("val_"):
+        elif validated or not self.monitor.metric.startswith("val_"):
             if self.monitor.metric not in metrics:
                 raise ValueError(
                     f"train.monitor={self.monitor.metric!r} is not a metric of this model; "
@@ -394,32 +458,7 @@ class Trainer:
         else:
             monitored = None  # no validation this epoch
         self.schedule.after_epoch(monitored)
-        improved = monitored is not None and self.monitor.update(float(monitored), epoch + 1)
-        self.progress.epoch += 1
-        self.progress.batch = 0
-        self.progress.loss_sum, self.progress.loss_count = 0.0, 0
-        row = {
-            "epoch": epoch + 1,
-            "step": self.progress.global_step,
-            "seconds": round(self.progress.train_seconds, 1),
-            "lr": self._lr(),
-            **metrics,
-        }
-        if self.dist.is_main:
-            self.drive.write("metrics.csv", self._append_history, row)
-            trackers.log(row, self.progress.global_step)
-            self.drive.write("curves.png", curves.update, self.history)
-            summary = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-            print(f"epoch {epoch + 1}: {summary}" + ("  (best so far)" if improved else ""))
-            if improved:
-                self.drive.write("best.pth", self.store.save_best, self.best_state(metrics))
-        self.save("end of epoch")
-
-    def _append_history(self, row: dict[str, Any]) -> None:
-        """Add the epoch's row to metrics.csv; repeated after a failed write, the row is still added once."""
-        if self.history.rows and self.history.rows[-1] is row:
-            self.history.rows.pop()
-        self.history.append(row)
+        return monitored is not None and self.monitor.update(float(monitored), self.progress.epoch + 1)
 
     def run(self) -> TrainResult:
         self.resume()
@@ -429,76 +468,76 @@ class Trainer:
                 f"Checkpoints: {self.store.folder}"
             )
             return self._result("already_finished")
+        self._start()
+        status = "failed"
+        try:
+            with DeferredInterrupt() as interrupt:
+                status = self._train(interrupt)
+                if status in STOP_MESSAGES:
+                    print(STOP_MESSAGES[status].format(step=self.progress.global_step))
+                if status == "interrupted":
+                    raise KeyboardInterrupt
+        finally:
+            self.callbacks.on_train_end(self, status)
+        return self._result(status)
+
+    def _start(self) -> None:
+        """The run folder's config.yaml and the time estimate, then the callbacks' start."""
         self.drive.last_checkpoint = self.resumed_from
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             config = OmegaConf.to_yaml(self.cfg, resolve=True)
             self.drive.write("config.yaml", (self.run_dir / "config.yaml").write_text, config)
             self._print_estimate()
-            warning = data_on_drive_warning(self.cfg)
-            if warning:
-                print(warning)
-        logging = self.cfg.logging
-        bar = EpochBar(enabled=logging.progress and self.dist.is_main)
-        curves = LiveCurves(
-            self.run_dir / "curves.png", self.monitor.metric, logging.live_plot and self.dist.is_main
-        )
-        trackers = Trackers(self.cfg, self.run_dir, self.progress.global_step) if self.dist.is_main else None
-        epochs = int(self.cfg.train.epochs)
+        self.callbacks.on_train_start(self)
         self.phase = "training"
-        try:
-            with DeferredInterrupt() as interrupt:
-                while self.completion() is None:
-                    self.sampler.set_epoch(self.progress.epoch, start=self.progress.batch)
-                    bar.start(self.progress.epoch, epochs, self.batches_per_epoch, self.progress.batch)
-                    stop = None
-                    tick = time.perf_counter()
-                    for batch in self.loader_wait.batches(self.train_loader, self.progress.epoch):
-                        out = self.model.train_step(batch)
-                        self.progress.batch += 1
-                        self.progress.global_step += 1
-                        self.progress.loss_sum += out["loss"]
-                        self.progress.loss_count += 1
-                        if out["optimizer_stepped"]:
-                            self.progress.optimizer_steps += 1
-                            self.schedule.after_optimizer_step()
-                        now = time.perf_counter()
-                        self.progress.train_seconds += now - tick
-                        tick = now
-                        bar.update(self.progress.loss_sum / self.progress.loss_count, self._lr())
-                        if self.model.pending_batches:
-                            continue  # checkpoints and stops only between optimizer steps
-                        if self._max_steps_reached():
-                            break
-                        reason = self._stop_reason(interrupt)
-                        if self.dist.any(reason is not None):
-                            stop = reason or "stopped_by_peer"
-                        if stop or self.dist.any(self._checkpoint_due()):
-                            self.save(stop or "periodic")
-                        if stop:
-                            break
-                    bar.close()
-                    if stop == "interrupted":
-                        print(
-                            f"Checkpoint saved at step {self.progress.global_step}. "
-                            "Run the cell again to continue."
-                        )
-                        raise KeyboardInterrupt
-                    if stop:
-                        print(
-                            f"Stopping before the session's time budget runs out; checkpoint saved at step "
-                            f"{self.progress.global_step}. Run all cells again (a new session) to continue."
-                        )
-                        note = drive_upload_note(self.run_dir) if self.dist.is_main else None
-                        if note:
-                            print(note)
-                        return self._result(stop)
-                    self._end_epoch(curves, trackers)
-        finally:
-            bar.close()
-            if trackers is not None:
-                trackers.close()
-        return self._result(self.completion())
+
+    def _train(self, interrupt: DeferredInterrupt) -> str:
+        """Epochs until the run is complete or stops; returns the status."""
+        while self.completion() is None:
+            stop = self._train_epoch(interrupt)
+            if stop:
+                return stop
+            self._end_epoch()
+        return self.completion()
+
+    def _train_epoch(self, interrupt: DeferredInterrupt) -> str | None:
+        """The epoch's remaining batches; the stop reason when training stops within it, else None."""
+        self.sampler.set_epoch(self.progress.epoch, start=self.progress.batch)
+        self.callbacks.on_epoch_start(self)
+        tick = time.perf_counter()
+        for batch, waited in timed(self.train_loader):
+            loss = self._train_step(batch)
+            now = time.perf_counter()
+            self.progress.train_seconds += now - tick
+            self.callbacks.on_batch_end(self, BatchEnd(loss, waited, now - tick))
+            tick = now
+            if self.model.pending_batches:
+                continue  # checkpoints and stops only between optimizer steps
+            if self._max_steps_reached():
+                return None
+            stop = self._stop_or_checkpoint(interrupt)
+            if stop:
+                return stop
+        return None
+
+    def _train_step(self, batch: Any) -> float:
+        out = self.model.train_step(batch)
+        self.progress.batch += 1
+        self.progress.global_step += 1
+        self.progress.loss_sum += out["loss"]
+        self.progress.loss_count += 1
+        if out["optimizer_stepped"]:
+            self._optimizer_stepped()
+        return out["loss"]
+
+    def _stop_or_checkpoint(self, interrupt: DeferredInterrupt) -> str | None:
+        """Between optimizer steps: a stop agreed by all ranks (saved first), else a checkpoint when due."""
+        reason = self._stop_reason(interrupt)
+        stop = (reason or "stopped_by_peer") if self.dist.any(reason is not None) else None
+        if stop or self.dist.any(self._checkpoint_due()):
+            self.save(stop or "periodic")
+        return stop
 
     def _result(self, status: str) -> TrainResult:
         best = self.store.folder / "best.pth"
@@ -510,15 +549,19 @@ class Trainer:
             best_metric=self.monitor.best,
             best_path=best if best.exists() else None,
             resumed_from=self.resumed_from,
+            config=self.cfg,
         )
 
 
-def fit(cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None) -> TrainResult:
+def fit(
+    cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None, callbacks: Sequence[Callback] = ()
+) -> TrainResult:
     """Train ``task`` as ``cfg`` says in its run folder, resuming from the newest valid checkpoint.
 
-    When CUDA runs out of memory, ``cfg`` steps down ``train.oom_ladder`` (updated in place, so
-    the notebook's later steps use the new settings too), the step is recorded in the run folder
-    and training continues from the newest checkpoint.
+    When CUDA runs out of memory, training steps down ``train.oom_ladder``: the step is recorded
+    in the run folder and training continues from the newest checkpoint with a new config (``cfg``
+    is left as it is; the result's ``config`` is the one training finished with).
+    ``callbacks`` are called besides those the config asks for (progress bar, curves, trackers...).
     """
     clock = runtime.clock if runtime else None
     gpu = runtime.gpu if runtime else None
@@ -527,7 +570,7 @@ def fit(cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None) -> Train
         while True:
             trainer: Trainer | None = None
             try:
-                trainer = Trainer(cfg, task, gpu=gpu, clock=clock)
+                trainer = Trainer(cfg, task, gpu=gpu, clock=clock, callbacks=callbacks)
                 return trainer.run()
             except torch.cuda.OutOfMemoryError as error:
                 oom = OutOfMemory(trainer.where() if trainer else "while setting up the model", str(error))
@@ -538,6 +581,8 @@ def fit(cfg: DictConfig, task: Task, runtime: rt.Runtime | None = None) -> Train
             # out of the except block, the error's traceback no longer holds the batch and activations
             trainer = None
             free_cuda_memory()
-            print(step_down(cfg, task, oom))
+            step = step_down(cfg, task, oom)
+            print(step.message)
+            cfg = step.config
     finally:
         shutdown_distributed()  # under torchrun; the group is joined again by the next train()

@@ -8,15 +8,23 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import CONFIGS
+from omegaconf import OmegaConf
 from test_distributed import torchrun
 from toy_model.task import OOM_ENV, OOM_MESSAGE, ToyDataset, ToyModel
 
-from colab_utils.config import ConfigError, load_config, read_stepdown
+from colab_utils.config import ConfigError, load_config
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.engine.oom import OutOfMemory, OutOfMemoryLadderExhausted, ladder, step_down
+from colab_utils.engine.oom import (
+    OutOfMemory,
+    OutOfMemoryLadderExhausted,
+    ladder,
+    step_down,
+    with_recorded_stepdown,
+)
 from colab_utils.engine.sampling import SampleDataset
 from colab_utils.pipeline import train
 from colab_utils.registry import get_task
+from colab_utils.stepdown_record import read_stepdown
 
 FAST = ("data.num_workers=0", "logging.progress=false")
 OOM_SUMMARY = (
@@ -49,7 +57,8 @@ def test_oom_in_training_halves_the_batch_records_it_and_a_new_session_keeps_it(
     assert f"Stepping down (train.oom_ladder rung 1 of 6): {HALVED}" in out
     assert "No checkpoint yet: training starts again from the beginning." in out
     assert result.status == "finished" and result.epochs_done == 2
-    assert (cfg.train.batch_size, cfg.train.accumulate) == (4, 2)  # the caller's config follows
+    assert (result.config.train.batch_size, result.config.train.accumulate) == (4, 2)
+    assert (cfg.train.batch_size, cfg.train.accumulate) == (8, 1)  # the caller's config is left as it is
     # 96 samples: 24 batches of 4 per epoch, one optimizer step per 2: as many as 12 batches of 8
     assert (progress(cfg)["global_step"], progress(cfg)["optimizer_steps"]) == (48, 24)
     record = read_stepdown(cfg.run.dir)
@@ -118,10 +127,19 @@ def test_input_size_rung_recomputes_derived_sizes_and_the_checkpoint_still_fits(
     task = get_task(cfg.task)
     signature, network = task.model_signature(cfg), task.model_params(cfg)["nn_module"]
     oom = OutOfMemory("in training at epoch 1, batch 1/100 (step 0)", OOM_MESSAGE)
+    given = OmegaConf.to_yaml(cfg)
     first = step_down(cfg, task, oom)
-    assert "rung 1 of 3): train.batch_size 4 -> 2, train.accumulate 2 -> 4; effective batch 8" in first
-    second = step_down(cfg, task, oom)
-    assert "rung 2 of 3): data.input_size 720x405 -> 640x360; effective batch 8 (unchanged)." in second
+    halved = "rung 1 of 3): train.batch_size 4 -> 2, train.accumulate 2 -> 4; effective batch 8"
+    assert halved in first.message
+    assert OmegaConf.to_yaml(cfg) == given  # the step's config is a new one
+    assert first.record_path == Path(cfg.run.dir) / "oom_stepdown.yaml"
+    second = step_down(first.config, task, oom)
+    smaller = "rung 2 of 3): data.input_size 720x405 -> 640x360; effective batch 8 (unchanged)."
+    assert smaller in second.message
+    assert (first.config.train.batch_size, list(first.config.data.input_size)) == (2, [720, 405])
+    # a config loaded before the steps gets them from the record (the notebook's evaluate, export)
+    assert with_recorded_stepdown(cfg) == second.config
+    cfg = second.config
     # padded to multiples of 32, heatmaps at stride 2
     assert cfg.derived == {
         "effective_batch_size": 8,

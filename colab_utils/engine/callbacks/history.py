@@ -11,15 +11,33 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from colab_utils.engine.callbacks.base import Callback, EpochEnd
 from colab_utils.files import write_atomically
 
+if TYPE_CHECKING:
+    from colab_utils.engine.trainer import Trainer
 
-class History:
+
+class History(Callback):
+    """metrics.csv: cut back to the checkpoint training starts from, then one row per epoch."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.load(up_to_step=trainer.progress.global_step)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+        trainer.drive.write("metrics.csv", self._append_once, epoch.row)
+
+    def _append_once(self, row: dict[str, Any]) -> None:
+        """Add the epoch's row; repeated after a failed write, the row is still added once."""
+        if self.rows and self.rows[-1] is row:
+            self.rows.pop()
+        self.append(row)
 
     def load(self, up_to_step: int | None) -> None:
         """Read the existing table, keeping rows logged at or before ``up_to_step``."""

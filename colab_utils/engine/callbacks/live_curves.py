@@ -1,34 +1,15 @@
-"""What the user watches while training: a progress bar per epoch and a live curve."""
+"""The live curves: loss and the monitored metric per epoch, redrawn in the notebook, saved as curves.png."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm.auto import tqdm
+from colab_utils.engine.callbacks.base import Callback, EpochEnd
+from colab_utils.engine.callbacks.history import History
 
-from colab_utils.engine.history import History
-
-
-class EpochBar:
-    """A tqdm bar over the batches of one epoch, with rate, ETA, running loss and LR."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: tqdm | None = None
-
-    def start(self, epoch: int, epochs: int, total: int, done: int) -> None:
-        if self.enabled:
-            self.bar = tqdm(total=total, initial=done, desc=f"epoch {epoch + 1}/{epochs}", unit="batch")
-
-    def update(self, loss: float, lr: float) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.2e}", refresh=False)
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+if TYPE_CHECKING:
+    from colab_utils.engine.trainer import Trainer
 
 
 def in_notebook() -> bool:
@@ -40,17 +21,20 @@ def in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-class LiveCurves:
-    """Loss and monitored-metric curves, redrawn in place in a notebook and saved as PNG."""
+class LiveCurves(Callback):
+    """Loss and monitored-metric curves from ``history`` (its rows are written first), redrawn in place."""
 
-    def __init__(self, path: Path, monitor: str, enabled: bool) -> None:
+    def __init__(self, path: Path, monitor: str, history: History) -> None:
         self.path = Path(path)
         self.monitor = monitor
-        self.enabled = enabled
+        self.history = history
         self.handle = None
 
+    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+        trainer.drive.write("curves.png", self.update, self.history)
+
     def update(self, history: History) -> None:
-        if not self.enabled or not history.rows:
+        if not history.rows:
             return
         import matplotlib
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
+
+from colab_utils.engine.callbacks.base import Callback, EpochEnd
+
+if TYPE_CHECKING:
+    from colab_utils.engine.trainer import Trainer
 
 
 def _secret(name: str) -> str | None:
@@ -28,17 +33,29 @@ def _secret(name: str) -> str | None:
         return None
 
 
-class Trackers:
-    def __init__(self, cfg: DictConfig, run_dir: Path, resume_step: int) -> None:
+class Trackers(Callback):
+    """Each epoch's metrics row to W&B and/or TensorBoard (``logging.wandb``, ``logging.tensorboard``)."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
         self.wandb = None
         self.tensorboard = None
-        if cfg.logging.wandb:
-            self.wandb = self._start_wandb(cfg, run_dir)
-        if cfg.logging.tensorboard:
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if self.cfg.logging.wandb:
+            self.wandb = self._start_wandb(self.cfg, trainer.run_dir)
+        if self.cfg.logging.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
             # purge_step drops events logged after the checkpoint we resume from
-            self.tensorboard = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
+            resume_step = trainer.progress.global_step or None
+            self.tensorboard = SummaryWriter(str(trainer.run_dir / "tensorboard"), purge_step=resume_step)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+        self.log(epoch.row, trainer.progress.global_step)
+
+    def on_train_end(self, trainer: Trainer, status: str) -> None:
+        self.close()
 
     @staticmethod
     def _start_wandb(cfg: DictConfig, run_dir: Path) -> Any:
@@ -77,3 +94,4 @@ class Trackers:
             self.wandb.finish()
         if self.tensorboard is not None:
             self.tensorboard.close()
+        self.wandb = self.tensorboard = None

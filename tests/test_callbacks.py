@@ -1,0 +1,101 @@
+"""The training loop's callbacks: the hooks a callback passed to fit() sees, in order, and the
+default list the config asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from colab_utils.engine.callbacks import BatchEnd, Callback, EpochEnd, default_callbacks
+from colab_utils.engine.callbacks.drive import DriveNotes
+from colab_utils.engine.callbacks.history import History
+from colab_utils.engine.callbacks.live_curves import LiveCurves
+from colab_utils.engine.callbacks.loader_wait import LoaderWait
+from colab_utils.engine.callbacks.progress import ProgressBar
+from colab_utils.engine.callbacks.trackers import Trackers
+from colab_utils.engine.trainer import fit
+from colab_utils.registry import get_task
+
+FAST = ("data.num_workers=0", "logging.progress=false")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Recorder(Callback):
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.batches: list[BatchEnd] = []
+
+    def on_train_start(self, trainer) -> None:
+        self.calls.append(("train start", trainer.progress.global_step))
+
+    def on_epoch_start(self, trainer) -> None:
+        self.calls.append(("epoch start", trainer.progress.epoch))
+
+    def on_batch_end(self, trainer, batch: BatchEnd) -> None:
+        self.calls.append(("batch end", trainer.progress.global_step))
+        self.batches.append(batch)
+
+    def on_checkpoint_written(self, trainer, path: Path, reason: str) -> None:
+        self.calls.append(("checkpoint written", path.name, reason))
+
+    def on_validation_end(self, trainer, metrics: dict[str, float]) -> None:
+        self.calls.append(("validation end", sorted(metrics)))
+
+    def on_epoch_end(self, trainer, epoch: EpochEnd) -> None:
+        self.calls.append(("epoch end", epoch.row["epoch"], epoch.row["step"], epoch.improved))
+
+    def on_train_end(self, trainer, status: str) -> None:
+        self.calls.append(("train end", status))
+
+
+def test_a_callback_passed_to_fit_sees_the_hooks_in_order(toy_config):
+    cfg = toy_config(*FAST, "train.epochs=1")  # 12 batches of 8, a checkpoint every 5 steps
+    recorder = Recorder()
+    result = fit(cfg, get_task(cfg.task), callbacks=[recorder])
+    assert result.status == "finished"
+    batches = lambda first, last: [("batch end", step) for step in range(first, last + 1)]  # noqa: E731
+    assert recorder.calls == [
+        ("train start", 0),
+        ("epoch start", 0),
+        *batches(1, 5),
+        ("checkpoint written", "step-000000005.pth", "periodic"),
+        *batches(6, 10),
+        ("checkpoint written", "step-000000010.pth", "periodic"),
+        *batches(11, 12),
+        ("validation end", ["val_accuracy", "val_loss"]),
+        ("epoch end", 1, 12, True),
+        ("checkpoint written", "step-000000012.pth", "end of epoch"),
+        ("train end", "finished"),
+    ]
+    # the loop's timing: the wait for each batch is part of its step
+    assert all(0 <= batch.data_wait_s <= batch.step_s for batch in recorder.batches)
+    assert all(isinstance(batch.loss, float) for batch in recorder.batches)
+
+
+def test_a_resumed_run_starts_the_callbacks_at_the_checkpoint(toy_config):
+    cfg = toy_config(*FAST, "train.epochs=2", "train.max_steps=5")  # max_steps ends the epoch there
+    assert fit(cfg, get_task(cfg.task)).status == "max_steps"
+    recorder = Recorder()
+    again = toy_config(*FAST, "train.epochs=2")
+    assert fit(again, get_task(again.task), callbacks=[recorder]).status == "finished"
+    assert recorder.calls[:3] == [("train start", 5), ("epoch start", 1), ("batch end", 6)]
+
+
+def test_the_default_callbacks_follow_the_logging_settings(toy_config):
+    quiet = default_callbacks(toy_config(*FAST))
+    assert [type(c) for c in quiet] == [LoaderWait, DriveNotes, History]
+    shown = ("logging.progress=true", "logging.live_plot=true", "logging.tensorboard=true")
+    full = default_callbacks(toy_config(*shown))
+    kinds = [type(c) for c in full]
+    assert kinds[0] is ProgressBar and kinds[-2:] == [Trackers, LiveCurves]
+    history = next(c for c in full if isinstance(c, History))
+    assert full[-1].history is history  # the curves are drawn from the rows metrics.csv holds
