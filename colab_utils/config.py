@@ -29,6 +29,7 @@ from hydra.errors import ConfigCompositionException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from colab_utils import runtime as rt
+from colab_utils.errors import UserError
 
 CONFIG_PATH_ENV = "COLAB_UTILS_CONFIGS"
 DEFAULTS_FILE = "defaults.yaml"
@@ -40,7 +41,7 @@ STEPDOWN_FILE = "oom_stepdown.yaml"
 STEPDOWN_SOURCE = "OOM step-down"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration request that cannot be satisfied; the message says what to do."""
 
 

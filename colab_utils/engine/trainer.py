@@ -56,6 +56,7 @@ from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_ev
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.engine.schedule import LRSchedule, Monitor
 from colab_utils.engine.trackers import Trackers
+from colab_utils.errors import UserError
 
 CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
 BUDGET_MARGIN_S = 120.0
@@ -85,7 +86,7 @@ class TrainResult:
     resumed_from: Path | None
 
 
-class ModelConfigMismatch(ValueError):
+class ModelConfigMismatch(UserError, ValueError):
     """The run folder holds a checkpoint of a differently shaped model."""
 
 
