@@ -17,25 +17,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from colab_utils import runtime as rt
-from colab_utils.config import ConfigError, load_config
+from colab_utils.config import load_config
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.engine.drive_errors import DriveStoppedAnswering
-from colab_utils.engine.trainer import ModelConfigMismatch
+from colab_utils.errors import EXIT_CODE, UserError
 from colab_utils.pipeline import evaluate, prepare_data, train
 from colab_utils.portable import export
-from colab_utils.stepdown_record import StepDownRecordDamaged
 
 COMMANDS = ("train", "evaluate", "export", "prepare", "demo", "train-all", "bench")
 DEMO_MODEL = "sportlight_hrnet57"
 # errors whose message says what to do: printed as "error: ..." (exit code 2), without a traceback
-USER_ERRORS = (
-    ConfigError,
-    ModelConfigMismatch,
-    FileNotFoundError,
-    rt.NoGPURuntime,
-    DriveStoppedAnswering,
-    StepDownRecordDamaged,
-)
+USER_ERRORS = (UserError, FileNotFoundError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_all_command(args.models, profile, overrides)
         except USER_ERRORS as error:
             print(f"error: {error}", file=sys.stderr)
-            return 2
+            return EXIT_CODE
         except KeyboardInterrupt:
             return 130
     overrides, profile = _split_profile(args.overrides, args.profile)
@@ -185,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             export(cfg)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CODE
     except KeyboardInterrupt:
         return 130
     return 0

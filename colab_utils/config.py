@@ -26,6 +26,7 @@ from hydra.errors import ConfigCompositionException, OverrideParseException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from colab_utils import runtime as rt
+from colab_utils.errors import UserError
 from colab_utils.setting_text import hydra_overrides, show_value
 from colab_utils.stepdown_record import STEPDOWN_SOURCE, recorded_stepdown
 
@@ -36,7 +37,7 @@ PROFILE_GROUP = "_hardware_profile"
 PROFILE_FALLBACK = {"a100": None, "l4": "t4"}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration request that cannot be satisfied; the message says what to do."""
 
 

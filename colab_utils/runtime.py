@@ -1,6 +1,7 @@
 """Where am I running: Colab or not, which GPU, which profile, where files go, how long is left.
 
-This module imports nothing else of ours, so every other part can ask it questions.
+This module imports nothing else of ours but the leaf :mod:`colab_utils.errors`, so every other part
+can ask it questions.
 Off Colab everything still works: "Drive" is a local folder and there is no time limit
 unless one is given.
 """
@@ -12,6 +13,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from colab_utils.errors import UserError
 
 DRIVE_ENV = "COLAB_UTILS_DRIVE"
 DATA_ENV = "COLAB_UTILS_DATA"
@@ -81,7 +84,7 @@ def choose_profile(gpu: GPU | None) -> str:
     return "t4"
 
 
-class NoGPURuntime(RuntimeError):
+class NoGPURuntime(UserError, RuntimeError):
     """Colab gave this notebook a runtime without a GPU while the profile was left on "auto"."""
 
 

@@ -13,13 +13,14 @@ from typing import Any
 
 import yaml
 
+from colab_utils.errors import UserError
 from colab_utils.setting_text import hydra_overrides, show_value
 
 STEPDOWN_FILE = "oom_stepdown.yaml"
 STEPDOWN_SOURCE = "OOM step-down"
 
 
-class StepDownRecordDamaged(ValueError):
+class StepDownRecordDamaged(UserError, ValueError):
     """The run folder's step-down record cannot be read; the message says what to do."""
 
 

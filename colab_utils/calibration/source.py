@@ -19,6 +19,7 @@ from colab_utils.calibration.annotations import (
     prepare_calibration,
 )
 from colab_utils.calibration.synthetic import generate_calibration_dataset
+from colab_utils.errors import DataError
 
 SPLIT_FRAMES = (16_463, 3_212)  # calibration-2023: training and validation frames
 
@@ -62,5 +63,5 @@ def prepare(cfg: DictConfig) -> str:
 def verified_split(cfg: DictConfig, split: str) -> VerifiedSplit:
     split = load_verified_split(source_root(cfg) / CALIBRATION_TASK / split)
     if not split.pairs:
-        raise ValueError(f"{split.split_dir} has no usable image/annotation pair ({split.summary}).")
+        raise DataError(f"{split.split_dir} has no usable image/annotation pair ({split.summary}).")
     return split

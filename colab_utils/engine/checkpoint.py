@@ -14,10 +14,13 @@ one, never half of one.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import pickle
 import re
+import shutil
 import struct
 import warnings
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from typing import Any
 import torch
 
 from colab_utils.engine.drive_errors import is_drive_error
+from colab_utils.errors import UserError
 from colab_utils.runtime import on_google_drive
 
 MAGIC = b"CUCKPT01"
@@ -38,6 +42,15 @@ CHUNK = 8 << 20
 
 class CorruptCheckpoint(Exception):
     """A checkpoint file that is missing its trailer or whose content does not match it."""
+
+
+class UnsafeCheckpoint(CorruptCheckpoint):
+    """A checkpoint whose checksum holds but whose content a weights-only load refuses: written by
+    another tool, or changed. It is treated like a damaged one, never loaded by running code."""
+
+
+class OutOfSpace(UserError, OSError):
+    """A checkpoint did not fit on its disk; the files already there are intact."""
 
 
 class _HashingWriter(io.RawIOBase):
@@ -72,7 +85,10 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_checkpoint(payload: dict[str, Any], path: Path) -> int:
-    """Atomically write ``payload`` to ``path``; returns the file size in bytes."""
+    """Atomically write ``payload`` to ``path``; returns the file size in bytes.
+
+    Raises :class:`OutOfSpace` when the disk is full (or over quota), whatever torch wraps it in.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -83,11 +99,62 @@ def write_checkpoint(payload: dict[str, Any], path: Path) -> int:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if _is_out_of_space(error):
+            raise OutOfSpace(out_of_space_message(path, payload)) from None
         raise
     _fsync_dir(path.parent)
     return writer.length + TRAILER.size
+
+
+def _is_out_of_space(error: BaseException) -> bool:
+    """ENOSPC or EDQUOT anywhere in the chain: torch.save reports a full disk as its own RuntimeError."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _payload_bytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(_payload_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_payload_bytes(v) for v in value)
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
+
+
+def out_of_space_message(path: Path, payload: dict[str, Any]) -> str:
+    """Which disk, how much it needed, what is kept, what to do."""
+    folder = path.parent
+    kept = sorted(p.name for p in folder.glob("*.pth"))
+    if kept:
+        intact = f"{', '.join(kept)} {'is' if len(kept) == 1 else 'are'} intact"
+    else:
+        intact = "no checkpoint was written before"
+    if on_google_drive(folder):
+        remedy = (
+            "Free space in Google Drive (delete files, then empty its trash; the free plan has 15 GB) or "
+            "keep fewer checkpoints (checkpoint.keep=1)"
+        )
+    else:
+        remedy = "Free space on that disk, or keep the run folders elsewhere (set COLAB_UTILS_DRIVE)"
+    return (
+        f"The disk holding {folder} is full: {path.name} needed about {_size(_payload_bytes(payload))} "
+        f"and {_size(shutil.disk_usage(folder).free)} were free. Training stopped; the half-written file "
+        f"was removed and {intact}. {remedy}, then run again: training resumes from the newest checkpoint."
+    )
 
 
 def verify_checkpoint(path: Path) -> None:
@@ -118,7 +185,14 @@ def verify_checkpoint(path: Path) -> None:
 def read_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Verify, then load without unpickling arbitrary objects."""
     verify_checkpoint(path)
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message advises loading with weights_only=False, which would run the file's code
+        raise UnsafeCheckpoint(
+            f"{path.name} was refused for safety: it holds Python objects that a weights-only load does "
+            "not accept, so this trainer did not write it as it is (another tool did, or it was changed)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -195,12 +269,15 @@ class CheckpointStore:
             else "no earlier checkpoint verifies: training starts from the beginning."
         )
         for path, error in damaged:
-            cause = (
-                "it did not finish reaching Drive before the runtime stopped (Drive uploads in the "
-                "background)"
-                if on_google_drive(path)
-                else "it is incomplete or damaged"
-            )
+            if isinstance(error, UnsafeCheckpoint):
+                cause = "it was not loaded"
+            elif on_google_drive(path):
+                cause = (
+                    "it did not finish reaching Drive before the runtime stopped (Drive uploads in the "
+                    "background)"
+                )
+            else:
+                cause = "it is incomplete or damaged"
             warnings.warn(
                 f"Skipping damaged checkpoint {path.name} ({error}): {cause}. Kept as {path.name}.corrupt; "
                 + fallback,

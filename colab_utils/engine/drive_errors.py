@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from colab_utils import runtime as rt
+from colab_utils.errors import UserError
 
 DRIVE_ERRNOS = frozenset({errno.ENOTCONN, errno.EIO, errno.ESTALE})
 T = TypeVar("T")
 
 
-class DriveStoppedAnswering(RuntimeError):
+class DriveStoppedAnswering(UserError, RuntimeError):
     """A write to the run folder failed with a Drive error, also after a remount."""
 
 

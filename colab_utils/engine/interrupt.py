@@ -9,6 +9,7 @@ at once (the last periodic checkpoint still stands).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from types import FrameType, TracebackType
@@ -20,8 +21,11 @@ class DeferredInterrupt:
     def __init__(self) -> None:
         self.requested = False
         self._previous = None
+        self._owner = os.getpid()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._owner:
+            return  # a loader worker forked while the handler was set: the main process decides, quietly
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True

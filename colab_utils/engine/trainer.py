@@ -54,6 +54,7 @@ from colab_utils.engine.precision import resolve_precision
 from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.engine.schedule import LRSchedule, Monitor
+from colab_utils.errors import UserError
 
 CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
 BUDGET_MARGIN_S = 120.0
@@ -93,7 +94,7 @@ class TrainResult:
     config: DictConfig  # the settings it finished with: out-of-memory step-downs included
 
 
-class ModelConfigMismatch(ValueError):
+class ModelConfigMismatch(UserError, ValueError):
     """The run folder holds a checkpoint of a differently shaped model."""
 
 

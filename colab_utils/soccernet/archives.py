@@ -19,15 +19,17 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from colab_utils.errors import UserError
+
 COPY_CHUNK = 1 << 20
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class UnsafeArchiveError(ValueError):
+class UnsafeArchiveError(UserError, ValueError):
     """A member would land outside the target folder (absolute path, ``..``, symlink)."""
 
 
-class CorruptArchiveError(RuntimeError):
+class CorruptArchiveError(UserError, RuntimeError):
     """The zip is truncated or its bytes are damaged; the fix is to download it again."""
 
 

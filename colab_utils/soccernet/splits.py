@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from colab_utils.errors import DataError, DataNotPrepared
 from colab_utils.runtime import on_google_drive
 from colab_utils.soccernet.archives import extract_zip
 from colab_utils.soccernet.download import download_reporting, validate_task
@@ -42,7 +43,7 @@ def prepare_split_zips(
     """
     root = Path(root)
     if on_google_drive(root):
-        raise ValueError(
+        raise DataError(
             f"Extract to the runtime's local disk (e.g. /content/data), not to Drive ({root}): reading "
             "thousands of small files from Drive is very slow. Keep only the zips on Drive (zip_dir=...)."
         )
@@ -55,7 +56,7 @@ def prepare_split_zips(
         downloaded = []
         missing = [str(path) for path in zips.values() if not path.is_file()]
         if missing:
-            raise FileNotFoundError(
+            raise DataNotPrepared(
                 f"Missing {', '.join(missing)}: run with download=True or copy the zips there."
             )
     extracted = 0

@@ -13,6 +13,7 @@ from typing import Any
 
 import cv2
 
+from colab_utils.errors import DataNotPrepared
 from colab_utils.files import write_atomically
 
 
@@ -50,7 +51,7 @@ def read_manifest(split_dir: Path) -> dict[str, Any]:
     """What verification kept; FileNotFoundError saying to run the data step when there is none."""
     path = manifest_path(Path(split_dir))
     if not path.exists():
-        raise FileNotFoundError(
+        raise DataNotPrepared(
             f"{split_dir} has not been prepared: run the data step (colab_utils.prepare_data(cfg)) first."
         )
     return json.loads(path.read_text())
