@@ -141,18 +141,18 @@ def _cross(a: np.ndarray, b: np.ndarray) -> float:
 
 _TANGENTS = _tangent_rules()
 _GROUND_CLASSES = tuple(name for name in P.CLASS_NAMES if not name.startswith("Goal"))
-_CANONICAL_NAMES = {name.strip(): name for name in P.CLASS_NAMES}
 
 
 def pixel_points(annotation: Annotation, width: int, height: int) -> dict[str, np.ndarray]:
     """Each known class's usable points in pixels, (N, 2); malformed or wild points dropped.
 
-    Names are matched with and without SoccerNet's trailing space; unknown classes are skipped.
+    Names are normalised (:func:`~colab_utils.geometry.pitch.canonical_class_name`), so the
+    spellings with and without SoccerNet's trailing space are one class; unknown classes are skipped.
     """
     out = {}
     lo, hi = VALID_RANGE
     for raw_name, points in annotation.items():
-        name = _CANONICAL_NAMES.get(str(raw_name).strip())
+        name = P.canonical_class_name(raw_name)
         if name is None:
             continue
         xy = []
@@ -164,7 +164,7 @@ def pixel_points(annotation: Annotation, width: int, height: int) -> dict[str, n
         arr = np.array(xy, dtype=float).reshape(-1, 2)
         with np.errstate(invalid="ignore"):
             keep = np.isfinite(arr).all(axis=1) & (arr >= lo).all(axis=1) & (arr <= hi).all(axis=1)
-        out[name] = arr[keep] * [width - 1, height - 1]
+        out[name] = np.concatenate([out.get(name, np.empty((0, 2))), arr[keep] * [width - 1, height - 1]])
     return out
 
 
@@ -497,7 +497,7 @@ def flip_annotation(annotation: Annotation) -> dict[str, list[dict[str, float]]]
     """The annotation of the horizontally flipped image: x mirrored, left and right classes swapped."""
     out = {}
     for name, points in annotation.items():
-        canonical = _CANONICAL_NAMES.get(name.strip(), name)
+        canonical = P.canonical_class_name(name) or name
         out[P.FLIP_CLASSES.get(canonical, name)] = [{"x": 1.0 - p["x"], "y": p["y"]} for p in points]
     return out
 
@@ -523,7 +523,7 @@ def rotate_annotation(annotation: Annotation) -> dict[str, list[dict[str, float]
     """The same image labelled as seen from the other end: SoccerNet's "mirrored labels"."""
     out = {}
     for name, points in annotation.items():
-        canonical = _CANONICAL_NAMES.get(name.strip(), name)
+        canonical = P.canonical_class_name(name) or name
         out[P.ROTATE_CLASSES.get(canonical, name)] = [dict(p) for p in points]
     return out
 
