@@ -173,10 +173,15 @@ def _check_overrides(overrides: Sequence[str], recipe: DictConfig) -> set[str]:
     return {override.key_or_group for override in parsed}
 
 
+_WHOLE = "a number with no fractional part"
+
+
 def _kind(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true or false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return _WHOLE
+    if isinstance(value, float):
         return "a number"
     if isinstance(value, str):
         return "a text"
@@ -185,12 +190,19 @@ def _kind(value: Any) -> str | None:
     return None
 
 
+def _fits(want: str | None, got: str | None) -> bool:
+    """Whether a value of kind ``got`` may replace one of kind ``want``; a whole number is a number."""
+    return not (want and got) or want == got or (want, got) == ("a number", _WHOLE)
+
+
 def _check_types(recipe: DictConfig, cfg: DictConfig) -> None:
-    """Refuse e.g. ``train.batch_size=abc``: plain YAML has no schema, so Hydra would accept it."""
+    """Refuse e.g. ``train.batch_size=abc`` or ``=2.5``: plain YAML has no schema, so Hydra would
+    accept it and training would fail later with a traceback. A recipe's whole number (a count)
+    takes whole numbers only; its decimal number takes either."""
     expected = flatten(recipe)
     for key, value in flatten(cfg).items():
         want, got = _kind(expected.get(key)), _kind(value)
-        if want and got and want != got:
+        if not _fits(want, got):
             raise ConfigError(f"{key} must be {want} (the recipe has {expected[key]!r}), got {value!r}.")
 
 

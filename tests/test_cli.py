@@ -24,3 +24,11 @@ def test_config_mistakes_exit_2_with_the_reason(run_cli):
     assert "Did you mean train.batch_size?" in unknown_key.stderr and "Traceback" not in unknown_key.stderr
     unknown_model = run_cli("train", "toyy", "--config-dir", str(CONFIGS))
     assert unknown_model.returncode == 2 and "Unknown model 'toyy'" in unknown_model.stderr
+
+
+def test_a_wrong_value_type_exits_2_with_one_error_line(run_cli):
+    wrong = run_cli("train", "toy", "--config-dir", str(CONFIGS), "train.batch_size=2.5")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    errors = [line for line in wrong.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "train.batch_size" in errors[0] and "2.5" in errors[0] and "no fractional part" in errors[0]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import CONFIGS
+from omegaconf import OmegaConf
 
 from colab_utils.config import ConfigError, load_config
 from colab_utils.runtime import GPU, Clock, Runtime
@@ -52,6 +55,25 @@ def test_adding_a_key_on_purpose_is_allowed(folders):
 def test_wrong_value_type_is_refused(folders):
     with pytest.raises(ConfigError, match=r"train\.batch_size must be a number"):
         load_config("toy", "cpu", ["train.batch_size=four"], config_dir=CONFIGS, verbose=False)
+
+
+def test_a_fraction_for_a_whole_number_names_key_value_and_type(folders):
+    with pytest.raises(ConfigError) as error:
+        load_config("toy", "cpu", ["train.batch_size=2.5"], config_dir=CONFIGS, verbose=False)
+    assert str(error.value) == (
+        "train.batch_size must be a number with no fractional part (the recipe has 8), got 2.5."
+    )
+
+
+def test_a_whole_number_may_stand_for_a_decimal_one(folders):
+    cfg = load_config("toy", "cpu", ["model.dropout=0"], config_dir=CONFIGS, verbose=False)
+    assert cfg.model.dropout == 0
+
+
+def test_minutes_between_checkpoints_may_be_a_fraction():
+    """The recipe's kind decides what an override may be: a checkpoint every 2.5 minutes is fine."""
+    defaults = OmegaConf.load(Path(__file__).parents[1] / "configs" / "defaults.yaml")
+    assert isinstance(defaults.checkpoint.every_minutes, float)
 
 
 def test_bad_override_syntax_says_key_value(folders):

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from colab_utils.geometry.pitch import CLASS_NAMES
+from colab_utils.geometry.pitch import canonical_class_name, spelling_key
 from colab_utils.soccernet.splits import prepare_split_zips
 from colab_utils.soccernet.verify import image_is_readable, read_manifest, write_manifest
 
@@ -47,9 +47,12 @@ class UnknownClassError(AnnotationError):
 def read_calibration_annotation(path: Path) -> tuple[dict[str, list[tuple[float, float]]], Counter[str]]:
     """One SoccerNet calibration JSON as {class: [(x, y), ...]} (normalised), and the ignored classes.
 
+    Class names are normalised (:func:`~colab_utils.geometry.pitch.canonical_class_name`): the
+    datasets spell ``Goal left post left`` with and without a trailing space, and the same frame
+    must not be skipped for it; points of two spellings of one class are kept together.
     Raises :class:`CorruptJSONError` (not JSON), :class:`MalformedAnnotationError` (not a dict of
     class -> list of {"x", "y"} numbers) or :class:`UnknownClassError` (a name outside the 26
-    classes and :data:`IGNORED_CLASSES`).
+    classes and :data:`IGNORED_CLASSES`, whatever its whitespace).
     """
     try:
         content = json.loads(Path(path).read_bytes())
@@ -57,19 +60,28 @@ def read_calibration_annotation(path: Path) -> tuple[dict[str, list[tuple[float,
         raise CorruptJSONError(f"{path}: {err}") from err
     if not isinstance(content, dict):
         raise MalformedAnnotationError(f"{path}: expected an object of classes, got {type(content).__name__}")
-    unknown = sorted(name for name in content if name not in CLASS_NAMES and name not in IGNORED_CLASSES)
+    unknown = sorted(name for name in content if _class_of(name) is None)
     if unknown:
         raise UnknownClassError(Path(path), unknown)
     ignored: Counter[str] = Counter()
-    annotation = {}
+    annotation: dict[str, list[tuple[float, float]]] = {}
     for name, points in content.items():
-        if name in IGNORED_CLASSES:
-            ignored[name] += 1
+        canonical = _class_of(name)
+        if canonical in IGNORED_CLASSES:
+            ignored[canonical] += 1
             continue
         if not isinstance(points, list) or not all(_is_point(p) for p in points):
             raise MalformedAnnotationError(f"{path}: '{name}' is not a list of {{'x', 'y'}} points")
-        annotation[name] = [(float(p["x"]), float(p["y"])) for p in points]
+        annotation.setdefault(canonical, []).extend((float(p["x"]), float(p["y"])) for p in points)
     return annotation, ignored
+
+
+_IGNORED_BY_SPELLING = {spelling_key(name): name for name in IGNORED_CLASSES}
+
+
+def _class_of(name: str) -> str | None:
+    """The canonical spelling of a marking class or an ignored class; None when it is neither."""
+    return canonical_class_name(name) or _IGNORED_BY_SPELLING.get(spelling_key(name))
 
 
 def _is_point(point: object) -> bool:

@@ -138,7 +138,11 @@ class CalibrationFrames(SampleDataset):
         image = self.image(index)
         height, width = image.shape[:2]
         targets = keypoints_from_annotation(
-            canonical_side(self.annotation(index), width, height), width, height, self.margin_px
+            canonical_side(self.annotation(index), width, height),
+            width,
+            height,
+            self.margin_px,
+            side_convention=True,
         )
         known = np.isfinite(targets.xy).all(axis=1)[self.keypoints]
         scale = np.array([width / self.input_size[0], height / self.input_size[1]], dtype=np.float32)

@@ -109,6 +109,23 @@ CIRCLE_CLASSES = tuple(name for name, m in MARKINGS.items() if isinstance(m, Arc
 LINE_CLASSES = tuple(name for name, m in MARKINGS.items() if isinstance(m, Segment))
 
 
+def spelling_key(name: str) -> str:
+    """A class name with surrounding whitespace stripped and inner runs of it made one space."""
+    return " ".join(str(name).split())
+
+
+_BY_SPELLING = {spelling_key(name): name for name in CLASS_NAMES}
+
+
+def canonical_class_name(name: str) -> str | None:
+    """The :data:`CLASS_NAMES` spelling of an annotated class name, or None for an unknown class.
+
+    The datasets differ in whitespace only: calibration-2023 writes ``"Goal left post left "``
+    (trailing space), gamestate-2024 ``"Goal left post left"``; both mean one marking.
+    """
+    return _BY_SPELLING.get(spelling_key(name))
+
+
 def sample_marking(name: str, step: float = 0.5) -> np.ndarray:
     """Points every ``step`` metres along one marking, shape (N, 3)."""
     return MARKINGS[name].sample(step)

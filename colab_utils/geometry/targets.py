@@ -141,18 +141,18 @@ def _cross(a: np.ndarray, b: np.ndarray) -> float:
 
 _TANGENTS = _tangent_rules()
 _GROUND_CLASSES = tuple(name for name in P.CLASS_NAMES if not name.startswith("Goal"))
-_CANONICAL_NAMES = {name.strip(): name for name in P.CLASS_NAMES}
 
 
 def pixel_points(annotation: Annotation, width: int, height: int) -> dict[str, np.ndarray]:
     """Each known class's usable points in pixels, (N, 2); malformed or wild points dropped.
 
-    Names are matched with and without SoccerNet's trailing space; unknown classes are skipped.
+    Names are normalised (:func:`~colab_utils.geometry.pitch.canonical_class_name`), so the
+    spellings with and without SoccerNet's trailing space are one class; unknown classes are skipped.
     """
     out = {}
     lo, hi = VALID_RANGE
     for raw_name, points in annotation.items():
-        name = _CANONICAL_NAMES.get(str(raw_name).strip())
+        name = P.canonical_class_name(raw_name)
         if name is None:
             continue
         xy = []
@@ -164,7 +164,7 @@ def pixel_points(annotation: Annotation, width: int, height: int) -> dict[str, n
         arr = np.array(xy, dtype=float).reshape(-1, 2)
         with np.errstate(invalid="ignore"):
             keep = np.isfinite(arr).all(axis=1) & (arr >= lo).all(axis=1) & (arr <= hi).all(axis=1)
-        out[name] = arr[keep] * [width - 1, height - 1]
+        out[name] = np.concatenate([out.get(name, np.empty((0, 2))), arr[keep] * [width - 1, height - 1]])
     return out
 
 
@@ -424,9 +424,19 @@ def _refine_on_markings(h: np.ndarray, seen: dict[str, np.ndarray], iterations: 
 
 
 def keypoints_from_annotation(
-    annotation: Annotation, width: int, height: int, margin: float = DEFAULT_MARGIN_PX
+    annotation: Annotation,
+    width: int,
+    height: int,
+    margin: float = DEFAULT_MARGIN_PX,
+    side_convention: bool = False,
 ) -> KeypointTargets:
-    """The 57 keypoint targets of one image from its SoccerNet annotation (normalised points)."""
+    """The 57 keypoint targets of one image from its SoccerNet annotation (normalised points).
+
+    ``side_convention``: also name the points that only a labelling convention can name (40/41
+    from the centre circle and halfway line alone, see :func:`_halfway_crossings_by_convention`);
+    for annotations that went through :func:`canonical_side`. Off, the targets follow the
+    annotation's labels exactly, turned by 180 degrees with them.
+    """
     points = pixel_points(annotation, width, height)
     lines = {name: fit_line(points[name]) for name in P.LINE_CLASSES if name in points}
     conics = {name: fit_ellipse(points[name]) for name in P.CIRCLE_CLASSES if name in points}
@@ -444,7 +454,7 @@ def keypoints_from_annotation(
         else:
             xy[i], source[i] = p[:2] / p[2], Source.LINES
 
-    for k, p in _circle_points(xy, lines, conics).items():
+    for k, p in _circle_points(xy, lines, conics, side_convention).items():
         if not absent[k]:
             xy[k], source[k] = p, Source.ELLIPSE
 
@@ -468,7 +478,10 @@ def keypoints_from_annotation(
 
 
 def _circle_points(
-    xy: np.ndarray, lines: dict[str, np.ndarray | None], conics: dict[str, np.ndarray | None]
+    xy: np.ndarray,
+    lines: dict[str, np.ndarray | None],
+    conics: dict[str, np.ndarray | None],
+    side_convention: bool,
 ) -> dict[int, np.ndarray]:
     """Tangent points and line crossings of the fitted circle ellipses, named by image geometry."""
     found = {}
@@ -483,9 +496,13 @@ def _circle_points(
 
     for circle, line_name, (ka, kb), references in _CROSSINGS:
         conic, line = conics.get(circle), lines.get(line_name)
+        hits = None if conic is None or line is None else line_conic_intersections(line, conic)
         ref = next((r for r in references if np.isfinite(xy[r]).all()), None)
-        hits = None if conic is None or line is None or ref is None else line_conic_intersections(line, conic)
         if hits is None:
+            continue
+        if ref is None:
+            if side_convention and circle == "Circle central":
+                found[ka], found[kb] = _halfway_crossings_by_convention(hits)
             continue
         a_nearer = np.linalg.norm(WORLD_57[ka] - WORLD_57[ref]) < np.linalg.norm(WORLD_57[kb] - WORLD_57[ref])
         first_nearer = np.linalg.norm(hits[0] - xy[ref]) < np.linalg.norm(hits[1] - xy[ref])
@@ -493,11 +510,24 @@ def _circle_points(
     return found
 
 
+def _halfway_crossings_by_convention(hits: np.ndarray) -> np.ndarray:
+    """Keypoints 40 (0, -9.15) and 41 (0, +9.15) when no touch-line keypoint tells them apart.
+
+    The centre circle and the halfway line look the same turned by 180 degrees, so only a
+    convention can name the crossings: SoccerNet's, as :func:`canonical_side` applies it. The
+    camera stands beside the bottom touch line (y > 0), so 41 is the crossing lower in the
+    image; where the line runs more across the image than down it, the camera is behind the
+    left goal and 41 is the crossing further right.
+    """
+    du, dv = np.abs(hits[1] - hits[0])
+    return hits[np.argsort(hits[:, 1 if dv >= du else 0])]
+
+
 def flip_annotation(annotation: Annotation) -> dict[str, list[dict[str, float]]]:
     """The annotation of the horizontally flipped image: x mirrored, left and right classes swapped."""
     out = {}
     for name, points in annotation.items():
-        canonical = _CANONICAL_NAMES.get(name.strip(), name)
+        canonical = P.canonical_class_name(name) or name
         out[P.FLIP_CLASSES.get(canonical, name)] = [{"x": 1.0 - p["x"], "y": p["y"]} for p in points]
     return out
 
@@ -523,7 +553,7 @@ def rotate_annotation(annotation: Annotation) -> dict[str, list[dict[str, float]
     """The same image labelled as seen from the other end: SoccerNet's "mirrored labels"."""
     out = {}
     for name, points in annotation.items():
-        canonical = _CANONICAL_NAMES.get(name.strip(), name)
+        canonical = P.canonical_class_name(name) or name
         out[P.ROTATE_CLASSES.get(canonical, name)] = [dict(p) for p in points]
     return out
 

@@ -19,9 +19,12 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LFS_SIGNATURE = b"version https://git-lfs.github.com/spec/v1"
 FPS = 10.0
@@ -339,8 +342,9 @@ def _phase_labels(
             f"{phases} lacks the column(s) {sorted(missing)} of a SkillCorner phases-of-play CSV."
         )
     unknown: set[str] = set()
-    for row in table.itertuples(index=False):
-        inside = (frame_ids >= row.frame_start) & (frame_ids <= row.frame_end)
+    table = table.sort_values("frame_start", kind="stable")
+    for row, stop in zip(table.itertuples(index=False), _phase_stops(table), strict=True):
+        inside = (frame_ids >= row.frame_start) & (frame_ids < stop)
         attacking[inside] = _index(PHASE_NAMES, row.team_in_possession_phase_type, unknown)
         defending[inside] = _index(DEFENDING_PHASE_NAMES, row.team_out_of_possession_phase_type, unknown)
         owner = getattr(row, "team_in_possession_id", None)
@@ -351,6 +355,21 @@ def _phase_labels(
             stacklevel=3,
         )
     return attacking, defending, team
+
+
+def _phase_stops(table: pd.DataFrame) -> np.ndarray:
+    """The first frame after each phase row (rows sorted by ``frame_start``): half-open spans.
+
+    SkillCorner's consecutive rows share their boundary frame (one row's ``frame_end`` is the
+    next row's ``frame_start``). Rule: a row covers ``frame_start`` up to and including
+    ``frame_end``, except that it stops where the next row starts, so a shared boundary frame
+    belongs to the phase that starts there, as ``[frame_start, next frame_start)``. No frame is
+    labelled twice, and a row followed by a gap keeps its last frame.
+    """
+    starts = table["frame_start"].to_numpy(np.int64)
+    ends = table["frame_end"].to_numpy(np.int64) + 1
+    next_starts = np.append(starts[1:], np.iinfo(np.int64).max)
+    return np.minimum(ends, next_starts)
 
 
 def _index(names: tuple[str, ...], value: object, unknown: set[str]) -> int:

@@ -327,7 +327,7 @@ def test_verify_counts_and_skips_what_cannot_be_trained_on(tmp_path):
     pair("00004", '{"Side line top": [{"x": 0.1')
     pair("00005", {"Side line top": [{"x": 0.1}]})
     pair("00006", ["not", "a", "dict"])
-    pair("00007", {**good, "Goal left post left": [{"x": 0.1, "y": 0.1}]})  # missing trailing space
+    pair("00007", {**good, "Goal left post left": [{"x": 0.1, "y": 0.1}]})  # gamestate-2024's spelling
     pair("00008", {"Penalty spot": [{"x": 0.1, "y": 0.1}], "Goal left post left": []})
     pair("00009", good, image=b"not an image at all")
     pair("00010", good, image=jpeg[: len(jpeg) * 3 // 4])  # OpenCV decodes this, greying the rest
@@ -337,16 +337,16 @@ def test_verify_counts_and_skips_what_cannot_be_trained_on(tmp_path):
 
     report = verify_calibration_split(split)
 
-    assert [image.stem for image, _ in report.pairs] == ["00000", "00001", "00002", "00003"]
+    assert [image.stem for image, _ in report.pairs] == ["00000", "00001", "00002", "00003", "00007"]
     assert [p.stem for p in report.corrupt_json] == ["00004"]
     assert [p.stem for p in report.malformed_json] == ["00005", "00006"]
-    assert [p.stem for p in report.unknown_class_files] == ["00007", "00008"]
-    assert report.unknown_classes == {"Goal left post left": 2, "Penalty spot": 1}
+    assert [p.stem for p in report.unknown_class_files] == ["00008"]
+    assert report.unknown_classes == {"Penalty spot": 1}
     assert [p.stem for p in report.unreadable_images] == ["00009", "00010"]
     assert [p.stem for p in report.unlabelled] == ["00011"]
     assert [p.stem for p in report.json_without_image] == ["00012"]
     assert report.ignored_classes == {"Goal unknown": 1, "Line unknown": 1}
     assert report.summary().startswith(
-        "valid: 4 pairs, 1 corrupt JSON skipped, 2 malformed JSON skipped, 2 JSON with unknown classes "
+        "valid: 5 pairs, 1 corrupt JSON skipped, 2 malformed JSON skipped, 1 JSON with unknown classes "
         "skipped, 2 unreadable image(s) skipped, 1 JSON without image skipped, 1 unlabelled image(s)"
     )

@@ -29,6 +29,7 @@ ROLES = ("player", "goalkeeper", "referee", "ball", "other")
 SEQINFO, GAMEINFO, GT_FILE = "seqinfo.ini", "gameinfo.ini", Path("gt") / "gt.txt"
 _ROLE_WORDS = {"player": "player", "goalkeeper": "goalkeeper", "goalkeepers": "goalkeeper"}
 _ROLE_WORDS.update({"referee": "referee", "ball": "ball", "other": "other"})
+_TEAM_WORDS = {"left": "left", "right": "right", "unknown": None}
 
 
 class ClipFormatError(ValueError):
@@ -54,7 +55,8 @@ class Tracklet:
 
     track_id: int
     role: str  # one of ROLES
-    team: str | None = None  # "left" or "right" (the side the team attacks from, as SoccerNet labels it)
+    team: str | None = None  # "left" or "right" (the side the team attacks from, as SoccerNet labels it);
+    # None for other roles and for ``team unknown``
     jersey: str | None = None  # as written: "10", or "X" when unreadable
     detail: str | None = None  # what follows ";" for the other roles: "main", "side top", "1"
 
@@ -159,7 +161,11 @@ def read_seqinfo(path: Path) -> SequenceInfo:
 
 
 def parse_tracklet(track_id: int, text: str) -> Tracklet:
-    """One ``trackletID_N`` value: ``player team left;10``, ``goalkeepers team right;X``, ``referee;main``."""
+    """One ``trackletID_N`` value: ``player team left;10``, ``goalkeepers team right;X``, ``referee;main``.
+
+    ``player team unknown;23`` (and the goalkeeper's twin) keeps its role with no team: the
+    box is still a player's to a detector, so it must not be dropped for the missing side.
+    """
     descriptor, _, extra = text.partition(";")
     words = descriptor.split()
     if not words or words[0].lower() not in _ROLE_WORDS:
@@ -167,11 +173,16 @@ def parse_tracklet(track_id: int, text: str) -> Tracklet:
     role = _ROLE_WORDS[words[0].lower()]
     extra = extra.strip() or None
     if role in ("player", "goalkeeper"):
-        team = words[-1].lower() if len(words) >= 3 and words[1].lower() == "team" else None
-        if team not in ("left", "right"):
-            raise ValueError(f"no team left/right in {text.strip()!r}")
-        return Tracklet(track_id, role, team=team, jersey=extra)
+        return Tracklet(track_id, role, team=_team(words, text), jersey=extra)
     return Tracklet(track_id, role, detail=extra)
+
+
+def _team(words: list[str], text: str) -> str | None:
+    """``left`` or ``right`` from ``<role> team <side>``; None for ``team unknown``; else ValueError."""
+    side = words[-1].lower() if len(words) >= 3 and words[1].lower() == "team" else None
+    if side not in _TEAM_WORDS:
+        raise ValueError(f"no team left/right/unknown in {text.strip()!r}")
+    return _TEAM_WORDS[side]
 
 
 def read_gameinfo(path: Path) -> tuple[dict[int, Tracklet], list[str]]:
