@@ -167,3 +167,24 @@ def test_one_stop_line_when_the_terminal_interrupts_the_whole_process_group(fold
     assert done.returncode == 130, done.stderr
     assert (done.stdout + done.stderr).count("Stop requested") == 1
     assert "Checkpoint saved at step 7" in done.stdout  # the batch finished, then it saved and stopped
+
+
+def test_forced_resume_after_a_width_change_loads_what_fits_and_goes_on(run_cli, folders):
+    assert run_cli(*ARGS, "run.name=x", "train.epochs=1").returncode == 0
+    wider = run_cli(*ARGS, "run.name=x", "model.hidden=64")
+    assert wider.returncode == 2 and "Traceback" not in wider.stderr
+    assert "model.hidden: checkpoint 32, config 64" in wider.stderr and "run.resume=force" in wider.stderr
+    forced = run_cli(*ARGS, "run.name=x", "model.hidden=64", "run.resume=force")
+    assert forced.returncode == 0, forced.stderr
+    assert "run.resume=force: loaded 1 of 4 tensors from step-000000012.pth" in forced.stdout
+    assert "layers.0.weight (checkpoint [32, 8], model [64, 8])" in forced.stdout
+    payload = store(folders["drive"], "x").newest_valid().payload
+    assert payload["progress"]["global_step"] == 36 and payload["model"]["layers.0.weight"].shape == (64, 8)
+
+
+def test_a_finished_run_says_where_it_ended(run_cli):
+    assert run_cli(*ARGS, "run.name=x").returncode == 0
+    again = run_cli(*ARGS, "run.name=x")
+    assert again.returncode == 0, again.stderr
+    assert "after epoch 3 of 3, step 36" in again.stdout and "epoch 4" not in again.stdout
+    assert "This run is already complete (finished)" in again.stdout

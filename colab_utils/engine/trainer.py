@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 import colab_utils
 from colab_utils import runtime as rt
 from colab_utils.engine.callbacks import BatchEnd, Callback, CallbackList, EpochEnd, default_callbacks
-from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.checkpoint import CheckpointStore, Found
 from colab_utils.engine.contract import Task
 from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
 from colab_utils.engine.drive_errors import DriveWriter
@@ -299,12 +299,13 @@ class Trainer:
             raise ModelConfigMismatch(
                 f"The run folder {self.run_dir} holds a checkpoint of a different model:\n  {changes}\n"
                 "To train this config from scratch, choose another run name (run.name=...). "
-                "To load the checkpoint anyway, set run.resume=force."
+                "To go on from the checkpoint's weights that still fit (the others start afresh), set "
+                "run.resume=force."
             )
-        self.model.get_nn_module().load_state_dict(payload["model"])
-        self.model.optimizer.load_state_dict(payload["optimizer"])
+        if self._load_weights(found):
+            self.model.optimizer.load_state_dict(payload["optimizer"])
+            self.model.scaler.load_state_dict(payload["scaler"])
         self.schedule.load_state_dict(payload["scheduler"])
-        self.model.scaler.load_state_dict(payload["scaler"])
         self.progress = Progress(**payload["progress"])
         saved = OmegaConf.create(payload["config"])
         if self.progress.batch and int(saved.train.batch_size) != int(self.cfg.train.batch_size):
@@ -313,11 +314,40 @@ class Trainer:
         restore_rng_state(payload["rng"])
         self.resumed_from = found.path
         if self.dist.is_main:
+            where = f"epoch {self.progress.epoch + 1}, batch {self.progress.batch}/{self.batches_per_epoch}"
+            if self.completion():
+                where = f"after epoch {self.progress.epoch} of {self.cfg.train.epochs}"
             print(
                 f"Resuming from {found.path.name} (saved {payload['saved_at']}, {payload['reason']}): "
-                f"epoch {self.progress.epoch + 1}, batch {self.progress.batch}/{self.batches_per_epoch}, "
-                f"step {self.progress.global_step}."
+                f"{where}, step {self.progress.global_step}."
             )
+
+    def _load_weights(self, found: Found) -> bool:
+        """Load the checkpoint's weights; True when all fit, so its optimizer state applies too.
+
+        Only ``run.resume=force`` meets weights that do not fit (another width, say): those
+        whose name and shape match are loaded, the others keep their fresh values, and the
+        optimizer starts afresh, since its state belongs to the old shapes.
+        """
+        network = self.model.get_nn_module()
+        own, saved = network.state_dict(), found.payload["model"]
+        fits = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
+        if len(fits) == len(saved) == len(own):
+            network.load_state_dict(saved)
+            return True
+        network.load_state_dict(fits, strict=False)
+        misfits = [f"{k} (not in the checkpoint)" for k in own if k not in saved]
+        for key, value in saved.items():
+            if key not in own:
+                misfits.append(f"{key} (not in the model)")
+            elif key not in fits:
+                misfits.append(f"{key} (checkpoint {list(value.shape)}, model {list(own[key].shape)})")
+        if self.dist.is_main:
+            print(
+                f"run.resume=force: loaded {len(fits)} of {len(own)} tensors from {found.path.name}; "
+                f"did not fit: {', '.join(misfits)}. The optimizer starts afresh."
+            )
+        return False
 
     def _continue_after_batch_change(self, saved: DictConfig) -> None:
         """The checkpoint counted batches of another size (an out-of-memory step-down, an override):
