@@ -25,3 +25,19 @@ class DataError(UserError, ValueError):
 
 class DataNotPrepared(UserError, FileNotFoundError):
     """The data step has not run in this runtime (its disk is new), or its files are missing."""
+
+
+class DownloadRefused(UserError, PermissionError):
+    """The server wants a login, accepted terms, or fewer requests."""
+
+
+class DownloadMissing(UserError, FileNotFoundError):
+    """The server has no such file, or a file did not arrive."""
+
+
+class DownloadUnavailable(UserError, ConnectionError):
+    """The server could not be reached, or had trouble on its side; running again may work."""
+
+
+class DownloadFailed(UserError, RuntimeError):
+    """The server answered with another error, or a file arrived damaged."""

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from colab_utils.errors import UserError
+from colab_utils.errors import DownloadFailed, DownloadMissing, DownloadRefused, DownloadUnavailable
 from colab_utils.soccernet.archives import check_zip
 
 
@@ -173,22 +173,6 @@ def _call_soccernet(task: str, splits: list[str], root: Path, password: str | No
         raise translated from err
 
 
-class HubAccessDenied(UserError, PermissionError):
-    """The Hub wants a login, or the dataset's terms accepted."""
-
-
-class HubMissing(UserError, FileNotFoundError):
-    """The Hub has no such file or repository, or a split did not arrive."""
-
-
-class HubUnavailable(UserError, ConnectionError):
-    """The Hub could not be reached, or answered with trouble on its side."""
-
-
-class HubFailed(UserError, RuntimeError):
-    """The Hub answered with another error, or a zip arrived damaged."""
-
-
 def _explain_download_error(err: Exception, task: str, repo_id: str) -> Exception | None:
     """An error that says what to do, for the failures a Colab user meets; None to keep ``err``."""
     status = _http_status(err)
@@ -203,28 +187,30 @@ def _explain_download_error(err: Exception, task: str, repo_id: str) -> Exceptio
         "interrupted is downloaded again from the start."
     )
     if any(type(link).__name__ == "GatedRepoError" for link in _chain(err)):
-        return HubAccessDenied(f"{repo_id} is gated: open {page}, log in and accept its terms, then {token}")
+        return DownloadRefused(f"{repo_id} is gated: open {page}, log in and accept its terms, then {token}")
     if status == 401 or (status is None and isinstance(err, PermissionError)):
-        return HubAccessDenied(
+        return DownloadRefused(
             f"The Hugging Face Hub wants a login to download {task} from {repo_id} (HTTP {status or '?'}): "
             f"{token} If {page} asks you to accept terms, do that first."
         )
     if status == 403:
-        return HubAccessDenied(
+        return DownloadRefused(
             f"The Hugging Face Hub refused access to {repo_id} (HTTP 403): accept the dataset's terms at "
             f"{page} with the account your token belongs to, or use a token allowed to read it; {token}"
         )
     if status == 404:
-        return HubMissing(
+        return DownloadMissing(
             f"The Hub has no such file or repository ({repo_id}) for {task} (HTTP 404). The dataset may "
             "have moved: upgrade the package (pip install -U SoccerNet) and run again."
         )
     if status is not None and (status == 429 or status >= 500):
-        return HubUnavailable(f"The Hub answered HTTP {status} for {repo_id} (trouble on its side). {rerun}")
+        return DownloadUnavailable(
+            f"The Hub answered HTTP {status} for {repo_id} (trouble on its side). {rerun}"
+        )
     if status is not None:
-        return HubFailed(f"The Hub answered HTTP {status} for {repo_id}: {_innermost(err)}. {rerun}")
+        return DownloadFailed(f"The Hub answered HTTP {status} for {repo_id}: {_innermost(err)}. {rerun}")
     if _is_network_failure(err):
-        return HubUnavailable(
+        return DownloadUnavailable(
             f"Downloading {task} from {repo_id} failed: the Hub could not be reached or the connection "
             f"dropped ({_innermost(err)}). {rerun}"
         )
@@ -264,12 +250,12 @@ def _innermost(err: BaseException) -> str:
 
 def _check_arrived(path: Path, split: str, task: str, repo_id: str) -> None:
     if not path.exists():
-        raise HubMissing(
+        raise DownloadMissing(
             f"{path.name} ({task}, split '{split}') did not arrive in {path.parent}: the Hub repo {repo_id} "
             "has no such file at its current revision, or the Hub could not be reached. Check your "
             "connection and run again; if it persists, upgrade SoccerNet (pip install -U SoccerNet)."
         )
     if reason := check_zip(path):
-        raise HubFailed(
+        raise DownloadFailed(
             f"{path} arrived damaged ({reason}). Run this cell again: it will be removed and fetched again."
         )

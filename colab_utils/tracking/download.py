@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from colab_utils.errors import DownloadFailed, DownloadMissing, DownloadRefused, DownloadUnavailable
 from colab_utils.tracking.skillcorner import LFS_SIGNATURE, LfsPointerError, MatchFiles
 
 REPOSITORY = "https://github.com/SkillCorner/opendata"
@@ -77,13 +78,15 @@ def listed_match_ids(fetcher: _Fetcher) -> list[int]:
         entries = json.loads(fetcher.get(MATCH_LIST).read_text())
         ids = sorted({int(entry["id"]) for entry in entries})
     except FileNotFoundError:
-        raise FileNotFoundError(
+        raise DownloadMissing(
             f"The repository has no {MATCH_LIST} listing its matches: {explain}"
         ) from None
     except (ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"{MATCH_LIST} is not a list of matches with an 'id' ({error}): {explain}") from None
+        raise DownloadFailed(
+            f"{MATCH_LIST} is not a list of matches with an 'id' ({error}): {explain}"
+        ) from None
     if not ids:
-        raise ValueError(f"{MATCH_LIST} lists no match: {explain}")
+        raise DownloadFailed(f"{MATCH_LIST} lists no match: {explain}")
     return ids
 
 
@@ -147,7 +150,7 @@ class _Fetcher:
             )
         if size != want_size or digest != want_oid:
             part.unlink()
-            raise RuntimeError(
+            raise DownloadFailed(
                 f"{relative} arrived damaged from {url}: {size:,} bytes with sha256 {digest[:12]}..., "
                 f"but its Git LFS pointer names {want_size:,} bytes with sha256 {want_oid[:12]}.... "
                 "Run again: it is fetched anew."
@@ -161,12 +164,12 @@ class _Fetcher:
                 return _stream(url, part, self.timeout)
             except urllib.error.HTTPError as error:
                 if error.code == 404:
-                    raise FileNotFoundError(
+                    raise DownloadMissing(
                         f"{url} does not exist (HTTP 404): check the match id against {REPOSITORY}"
                         "/tree/master/data/matches, or pass match ids the repository lists."
                     ) from None
                 if error.code in (401, 403, 429) and attempt == self.retries:
-                    raise PermissionError(
+                    raise DownloadRefused(
                         f"GitHub refused {url} (HTTP {error.code}): too many requests from this runtime, "
                         "or the repository's LFS bandwidth quota is used up. Wait a while and run again; "
                         "files already complete are kept."
@@ -177,7 +180,7 @@ class _Fetcher:
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as error:
                 failure = error
             if attempt == self.retries:
-                raise ConnectionError(
+                raise DownloadUnavailable(
                     f"Could not download {url} after {self.retries + 1} tries ({failure}). Check the "
                     "runtime's internet connection and run again: files already complete are kept."
                 ) from failure

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from colab_utils.errors import UserError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -56,7 +58,7 @@ DEFENDING_PHASE_NAMES = (
 """``team_out_of_possession_phase_type`` values; ``Match.defending_phases`` indexes them."""
 
 
-class LfsPointerError(RuntimeError):
+class LfsPointerError(UserError, RuntimeError):
     """A Git LFS pointer file where SkillCorner's data should be."""
 
 
