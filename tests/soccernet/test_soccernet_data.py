@@ -38,7 +38,8 @@ try:
     reports = prepare_calibration(Path(sys.argv[1]), sys.argv[2].split(","))
     print("RESULT " + json.dumps({split: len(report.pairs) for split, report in reports.items()}))
 except Exception as err:
-    print("ERROR " + json.dumps([type(err).__name__, str(err)]))
+    kind = next(c.__name__ for c in type(err).__mro__ if c.__module__ == "builtins")  # e.g. PermissionError
+    print("ERROR " + json.dumps([kind, str(err)]))
 """
 
 DOWNLOAD = """
@@ -49,7 +50,8 @@ try:
     zips = download_task(sys.argv[1], sys.argv[2].split(","), Path(sys.argv[3]))
     print("RESULT " + json.dumps({split: str(path) for split, path in zips.items()}))
 except Exception as err:
-    print("ERROR " + json.dumps([type(err).__name__, str(err)]))
+    kind = next(c.__name__ for c in type(err).__mro__ if c.__module__ == "builtins")  # e.g. PermissionError
+    print("ERROR " + json.dumps([kind, str(err)]))
 """
 
 
