@@ -141,7 +141,9 @@ def fingerprint(cfg: DictConfig) -> str:
 
 
 def last_line(error: BaseException) -> str:
-    return traceback.format_exception_only(type(error), error)[-1].strip()
+    """The failure for the summary: its kind (without the module's path) and its message's last line."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}".strip()
 
 
 def training_hours(run_dir: Path) -> float | None:

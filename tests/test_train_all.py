@@ -143,7 +143,7 @@ def test_a_model_without_data_and_a_failing_model_are_reported_and_the_others_tr
     rows = summary(tmp_path / "drive", "broken")
     assert list(rows) == ["sportlight_hrnet57", "homography", "gnn"]  # training order, not the asked order
     assert rows["sportlight_hrnet57"]["status"] == NO_DATA
-    assert rows["sportlight_hrnet57"]["note"].startswith("ConnectionError: Downloading calibration-2023")
+    assert rows["sportlight_hrnet57"]["note"].startswith("DownloadUnavailable: Downloading calibration-2023")
     assert rows["homography"]["status"] == FAILED and "NoSuchOptimizer" in rows["homography"]["note"]
     assert "homography failed: ValueError" in result.stdout
     assert rows["gnn"]["status"] == TRAINED and Path(rows["gnn"]["weights"]).is_file()
