@@ -2,8 +2,10 @@
 #   make demo   set everything up, then train the headline model on synthetic data, get
 #               killed like a Colab runtime, resume from the checkpoint, export the weights
 #   make test   set everything up, then run the linter and the test suite (two pytest workers)
+# Another interpreter gets its own environment: make test PYTHON=python3.13 VENV=.venv-py313
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
+PYTEST_ARGS ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
@@ -20,4 +22,4 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
