@@ -51,6 +51,7 @@ from colab_utils.engine.oom import (
     step_down,
 )
 from colab_utils.engine.precision import resolve_precision
+from colab_utils.engine.progress import Progress
 from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.engine.schedule import LRSchedule, Monitor
@@ -67,19 +68,6 @@ STOP_MESSAGES = {
 }
 STOP_MESSAGES["stopped_by_peer"] = STOP_MESSAGES["time_budget"]
 T = TypeVar("T")
-
-
-@dataclass
-class Progress:
-    """Where training stands; ``batch`` counts the batches already done in ``epoch``."""
-
-    epoch: int = 0
-    batch: int = 0
-    global_step: int = 0
-    optimizer_steps: int = 0
-    train_seconds: float = 0.0
-    loss_sum: float = 0.0
-    loss_count: int = 0
 
 
 @dataclass

@@ -12,10 +12,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
+from omegaconf import DictConfig
+
+from colab_utils.engine.drive_errors import DriveWriter
+from colab_utils.engine.progress import Progress
+
+
+class TrainerView(Protocol):
+    """What a callback reads of the trainer, and the writer it uses for the run folder's files."""
+
+    cfg: DictConfig
+    run_dir: Path
+    progress: Progress
+    batches_per_epoch: int
+    drive: DriveWriter
+
+    def lr(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -38,25 +52,25 @@ class EpochEnd:
 class Callback:
     """Base class: every hook does nothing."""
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         """Training is about to start (or continue from a checkpoint)."""
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerView) -> None:
         """A pass over the epoch's batches starts at ``trainer.progress.batch``."""
 
-    def on_batch_end(self, trainer: Trainer, batch: BatchEnd) -> None:
+    def on_batch_end(self, trainer: TrainerView, batch: BatchEnd) -> None:
         """A batch was trained on; ``trainer.progress`` counts it."""
 
-    def on_checkpoint_written(self, trainer: Trainer, path: Path, reason: str) -> None:
+    def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         """A step checkpoint was written (reason: periodic, end of epoch, interrupted, time_budget...)."""
 
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+    def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         """The epoch's validation finished with these metrics."""
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         """The epoch's metrics are known; its checkpoint is written next."""
 
-    def on_train_end(self, trainer: Trainer, status: str) -> None:
+    def on_train_end(self, trainer: TrainerView, status: str) -> None:
         """Training ended: finished, early_stopped, max_steps, time_budget, interrupted, failed..."""
 
 
@@ -66,30 +80,30 @@ class CallbackList(Callback):
     def __init__(self, callbacks: Sequence[Callback]) -> None:
         self.callbacks = list(callbacks)
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         for callback in self.callbacks:
             callback.on_train_start(trainer)
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerView) -> None:
         for callback in self.callbacks:
             callback.on_epoch_start(trainer)
 
-    def on_batch_end(self, trainer: Trainer, batch: BatchEnd) -> None:
+    def on_batch_end(self, trainer: TrainerView, batch: BatchEnd) -> None:
         for callback in self.callbacks:
             callback.on_batch_end(trainer, batch)
 
-    def on_checkpoint_written(self, trainer: Trainer, path: Path, reason: str) -> None:
+    def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         for callback in self.callbacks:
             callback.on_checkpoint_written(trainer, path, reason)
 
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+    def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         for callback in self.callbacks:
             callback.on_validation_end(trainer, metrics)
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         for callback in self.callbacks:
             callback.on_epoch_end(trainer, epoch)
 
-    def on_train_end(self, trainer: Trainer, status: str) -> None:
+    def on_train_end(self, trainer: TrainerView, status: str) -> None:
         for callback in self.callbacks:
             callback.on_train_end(trainer, status)

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
 from colab_utils import runtime as rt
-from colab_utils.engine.callbacks.base import Callback
-
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
+from colab_utils.engine.callbacks.base import Callback, TrainerView
 
 STOPS_BEFORE_THE_END = ("time_budget", "stopped_by_peer")
 
@@ -53,12 +49,12 @@ def drive_upload_note(run_dir: Path) -> str | None:
 class DriveNotes(Callback):
     """The data-on-Drive warning when training starts, the upload note when it stops before the end."""
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         warning = data_on_drive_warning(trainer.cfg)
         if warning:
             print(warning)
 
-    def on_train_end(self, trainer: Trainer, status: str) -> None:
+    def on_train_end(self, trainer: TrainerView, status: str) -> None:
         note = drive_upload_note(trainer.run_dir) if status in STOPS_BEFORE_THE_END else None
         if note:
             print(note)

@@ -11,13 +11,10 @@ import csv
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from colab_utils.engine.callbacks.base import Callback, EpochEnd
+from colab_utils.engine.callbacks.base import Callback, EpochEnd, TrainerView
 from colab_utils.files import write_atomically
-
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
 
 
 class History(Callback):
@@ -27,10 +24,10 @@ class History(Callback):
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         self.load(up_to_step=trainer.progress.global_step)
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         trainer.drive.write("metrics.csv", self._append_once, epoch.row)
 
     def _append_once(self, row: dict[str, Any]) -> None:

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from colab_utils.engine.callbacks.base import Callback, EpochEnd
+from colab_utils.engine.callbacks.base import Callback, EpochEnd, TrainerView
 from colab_utils.engine.callbacks.history import History
-
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
 
 
 def in_notebook() -> bool:
@@ -30,7 +26,7 @@ class LiveCurves(Callback):
         self.history = history
         self.handle = None
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         trainer.drive.write("curves.png", self.update, self.history)
 
     def update(self, history: History) -> None:

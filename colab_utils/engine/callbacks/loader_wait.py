@@ -11,16 +11,12 @@ of each epoch, a wait above ``WAIT_SHARE`` of the time is reported with what to 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from colab_utils import runtime as rt
-from colab_utils.engine.callbacks.base import BatchEnd, Callback, EpochEnd
-
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
+from colab_utils.engine.callbacks.base import BatchEnd, Callback, EpochEnd, TrainerView
 
 WAIT_SHARE = 0.30
 EARLY_BATCHES = 50
@@ -41,10 +37,10 @@ class LoaderWait(Callback):
     def _reset(self) -> None:
         self.waited, self.elapsed = 0.0, 0.0
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerView) -> None:
         self.first_of_pass = True
 
-    def on_batch_end(self, trainer: Trainer, batch: BatchEnd) -> None:
+    def on_batch_end(self, trainer: TrainerView, batch: BatchEnd) -> None:
         """The first wait of each pass is not counted: it includes starting the loader's workers."""
         if self.first_of_pass:
             self.first_of_pass = False
@@ -57,7 +53,7 @@ class LoaderWait(Callback):
         if self.counted == EARLY_BATCHES:
             self._check(f"the first {EARLY_BATCHES} training steps")
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         self._check(f"epoch {epoch.row['epoch']}")
 
     def share(self) -> float:

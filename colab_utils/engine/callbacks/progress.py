@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from colab_utils.engine.callbacks.base import BatchEnd, Callback, EpochEnd
-
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
+from colab_utils.engine.callbacks.base import BatchEnd, Callback, EpochEnd, TrainerView
 
 
 class ProgressBar(Callback):
@@ -20,7 +16,7 @@ class ProgressBar(Callback):
         self.epochs = epochs
         self.bar: tqdm | None = None
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerView) -> None:
         progress = trainer.progress
         self.bar = tqdm(
             total=trainer.batches_per_epoch,
@@ -29,23 +25,23 @@ class ProgressBar(Callback):
             unit="batch",
         )
 
-    def on_batch_end(self, trainer: Trainer, batch: BatchEnd) -> None:
+    def on_batch_end(self, trainer: TrainerView, batch: BatchEnd) -> None:
         if self.bar is not None:
             loss = trainer.progress.loss_sum / trainer.progress.loss_count
             self.bar.set_postfix(loss=f"{loss:.4g}", lr=f"{trainer.lr():.2e}", refresh=False)
             self.bar.update(1)
 
-    def on_checkpoint_written(self, trainer: Trainer, path: Path, reason: str) -> None:
+    def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         if reason != "periodic":
             self._close()
 
-    def on_validation_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
+    def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         self._close()
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         self._close()
 
-    def on_train_end(self, trainer: Trainer, status: str) -> None:
+    def on_train_end(self, trainer: TrainerView, status: str) -> None:
         self._close()
 
     def _close(self) -> None:

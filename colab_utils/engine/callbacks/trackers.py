@@ -10,14 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from colab_utils.engine.callbacks.base import Callback, EpochEnd
-
-if TYPE_CHECKING:
-    from colab_utils.engine.trainer import Trainer
+from colab_utils.engine.callbacks.base import Callback, EpochEnd, TrainerView
 
 
 def _secret(name: str) -> str | None:
@@ -41,7 +38,7 @@ class Trackers(Callback):
         self.wandb = None
         self.tensorboard = None
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         if self.cfg.logging.wandb:
             self.wandb = self._start_wandb(self.cfg, trainer.run_dir)
         if self.cfg.logging.tensorboard:
@@ -51,10 +48,10 @@ class Trackers(Callback):
             resume_step = trainer.progress.global_step or None
             self.tensorboard = SummaryWriter(str(trainer.run_dir / "tensorboard"), purge_step=resume_step)
 
-    def on_epoch_end(self, trainer: Trainer, epoch: EpochEnd) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: EpochEnd) -> None:
         self.log(epoch.row, trainer.progress.global_step)
 
-    def on_train_end(self, trainer: Trainer, status: str) -> None:
+    def on_train_end(self, trainer: TrainerView, status: str) -> None:
         self.close()
 
     @staticmethod
