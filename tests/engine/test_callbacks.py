@@ -13,7 +13,7 @@ from colab_utils.engine.callbacks.drive import DriveNotes
 from colab_utils.engine.callbacks.history import History
 from colab_utils.engine.callbacks.live_curves import LiveCurves
 from colab_utils.engine.callbacks.loader_wait import LoaderWait
-from colab_utils.engine.callbacks.progress import ProgressBar
+from colab_utils.engine.callbacks.progress_bar import ProgressBar
 from colab_utils.engine.callbacks.trackers import Trackers
 from colab_utils.engine.trainer import fit
 from colab_utils.registry import get_task
