@@ -20,25 +20,15 @@ from colab_utils.calibration.annotations import (
 )
 from colab_utils.calibration.synthetic import generate_calibration_dataset
 from colab_utils.errors import DataError
+from colab_utils.soccernet.splits import data_source_root
 
 SPLIT_FRAMES = (16_463, 3_212)  # calibration-2023: training and validation frames
 
-SOURCES = ("soccernet", "synthetic")
-
-
 def source_root(cfg: DictConfig) -> Path:
     """The local folder holding ``calibration-2023/<split>/`` for this config's data source."""
-    data_dir = Path(cfg.run.data_dir)
-    if cfg.data.source == "synthetic":
-        frames = cfg.data.synthetic_frames
-        return (
-            data_dir
-            / "synthetic"
-            / f"calibration-train{frames.train}-valid{frames.valid}-seed{cfg.data.synthetic_seed}"
-        )
-    if cfg.data.source == "soccernet":
-        return data_dir / "soccernet"
-    raise ValueError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
+    frames = cfg.data.synthetic_frames
+    name = f"calibration-train{frames.train}-valid{frames.valid}-seed{cfg.data.synthetic_seed}"
+    return data_source_root(cfg, name)
 
 
 def prepare(cfg: DictConfig) -> str:

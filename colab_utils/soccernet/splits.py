@@ -13,10 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from omegaconf import DictConfig
+
 from colab_utils.errors import DataError, DataNotPrepared
 from colab_utils.runtime import on_google_drive
 from colab_utils.soccernet.archives import extract_zip
 from colab_utils.soccernet.download import download_reporting, validate_task
+
+SOURCES = ("soccernet", "synthetic")
 
 
 class Verified(Protocol):
@@ -77,3 +81,14 @@ def prepare_split_zips(
     if not downloaded and not extracted:
         print("Everything was already in place: nothing downloaded, nothing extracted.")
     return verified
+
+
+def data_source_root(cfg: DictConfig, synthetic_name: str) -> Path:
+    """The local folder of this config's data: ``soccernet/`` for SoccerNet's download, or
+    ``synthetic/<synthetic_name>`` for a generated set, whose name spells its settings so that
+    other settings get another folder."""
+    if cfg.data.source == "synthetic":
+        return Path(cfg.run.data_dir) / "synthetic" / synthetic_name
+    if cfg.data.source == "soccernet":
+        return Path(cfg.run.data_dir) / "soccernet"
+    raise DataError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")

@@ -26,10 +26,9 @@ from colab_utils.models.detr.gamestate import LABELS_FILE, read_gamestate_clip
 from colab_utils.models.detr.mot import SEQINFO, Clip, ClipFormatError, clip_folders, read_mot_clip
 from colab_utils.models.detr.synthetic.dataset import GAMESTATE, TRACKING, generate_detection_dataset
 from colab_utils.soccernet.download import validate_task
-from colab_utils.soccernet.splits import prepare_split_zips
+from colab_utils.soccernet.splits import data_source_root, prepare_split_zips
 from colab_utils.soccernet.verify import image_is_readable, read_manifest, write_manifest
 
-SOURCES = ("soccernet", "synthetic")
 READERS: dict[str, tuple[str, Callable[[Path], Clip]]] = {
     TRACKING: (SEQINFO, read_mot_clip),
     GAMESTATE: (LABELS_FILE, read_gamestate_clip),
@@ -133,14 +132,9 @@ def prepare_detection(
 
 def source_root(cfg: DictConfig) -> Path:
     """The local folder holding ``<dataset>/<split>/`` for this config's data source."""
-    data = cfg.data
-    if data.source == "synthetic":
-        settings = json.dumps(OmegaConf.to_container(data.synthetic, resolve=True), sort_keys=True)
-        digest = hashlib.sha1(settings.encode()).hexdigest()[:10]  # other settings, other folder
-        return Path(cfg.run.data_dir) / "synthetic" / f"{data.dataset}-{digest}"
-    if data.source == "soccernet":
-        return Path(cfg.run.data_dir) / "soccernet"
-    raise ValueError(f"data.source={data.source!r} is not one of {', '.join(SOURCES)}")
+    settings = json.dumps(OmegaConf.to_container(cfg.data.synthetic, resolve=True), sort_keys=True)
+    digest = hashlib.sha1(settings.encode()).hexdigest()[:10]  # other settings, other folder
+    return data_source_root(cfg, f"{cfg.data.dataset}-{digest}")
 
 
 def prepare(cfg: DictConfig) -> str:

@@ -21,24 +21,14 @@ from colab_utils.models.reid.files import (
     write_manifest,
 )
 from colab_utils.models.reid.synthetic.dataset import REID_TASK, generate_reid_dataset
-from colab_utils.soccernet.splits import prepare_split_zips
-
-SOURCES = ("soccernet", "synthetic")
+from colab_utils.soccernet.splits import data_source_root, prepare_split_zips
 
 
 def source_root(cfg: DictConfig) -> Path:
     """The local folder holding ``reid-2023/<split>/`` for this config's data source."""
-    data_dir = Path(cfg.run.data_dir)
-    if cfg.data.source == "synthetic":
-        actions = cfg.data.synthetic_actions
-        return (
-            data_dir
-            / "synthetic"
-            / f"reid-train{actions.train}-valid{actions.valid}-seed{cfg.data.synthetic_seed}"
-        )
-    if cfg.data.source == "soccernet":
-        return data_dir / "soccernet"
-    raise ValueError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
+    actions = cfg.data.synthetic_actions
+    name = f"reid-train{actions.train}-valid{actions.valid}-seed{cfg.data.synthetic_seed}"
+    return data_source_root(cfg, name)
 
 
 def prepare_reid(

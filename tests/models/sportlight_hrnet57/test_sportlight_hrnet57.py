@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_predict import overlay_offsets, pitch_errors
+from camera_checks import overlay_offsets, pitch_errors
 from torch.utils.data import default_collate
 
 from colab_utils.calibration import source as calibration_source
