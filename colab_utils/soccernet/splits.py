@@ -92,3 +92,9 @@ def data_source_root(cfg: DictConfig, synthetic_name: str) -> Path:
     if cfg.data.source == "soccernet":
         return Path(cfg.run.data_dir) / "soccernet"
     raise DataError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
+
+
+def download_zip_dir(cfg: DictConfig, root: Path) -> Path:
+    """Where downloaded zips are kept: beside the run folders on Drive with ``data.zips_on_drive``
+    (they survive the runtime; mind the free 15 GB), else on the runtime's disk under ``root``."""
+    return Path(cfg.run.dir).parent.parent / "zips" if cfg.data.zips_on_drive else Path(root) / "zips"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from colab_utils.errors import DataError
 from colab_utils.models.reid.files import (
     VerifiedReidSplit,
     load_verified_split,
@@ -21,7 +22,7 @@ from colab_utils.models.reid.files import (
     write_manifest,
 )
 from colab_utils.models.reid.synthetic.dataset import REID_TASK, generate_reid_dataset
-from colab_utils.soccernet.splits import data_source_root, prepare_split_zips
+from colab_utils.soccernet.splits import data_source_root, download_zip_dir, prepare_split_zips
 
 
 def source_root(cfg: DictConfig) -> Path:
@@ -60,7 +61,7 @@ def prepare(cfg: DictConfig) -> str:
             print(f"Generated synthetic {REID_TASK} crops: {generated.counts}")
         verified = prepare_reid(root, splits, zip_dir=zip_dir, download=False)
     else:
-        zip_dir = Path(cfg.run.dir).parent.parent / "zips" if cfg.data.zips_on_drive else root / "zips"
+        zip_dir = download_zip_dir(cfg, root)
         verified = prepare_reid(root, splits, zip_dir=zip_dir, download=True)
     return "\n".join(split.summary for split in verified.values())
 
@@ -68,5 +69,5 @@ def prepare(cfg: DictConfig) -> str:
 def verified_split(cfg: DictConfig, split: str) -> VerifiedReidSplit:
     found = load_verified_split(source_root(cfg) / REID_TASK / split)
     if not found.crops:
-        raise ValueError(f"{found.split_dir} has no usable crop ({found.summary}).")
+        raise DataError(f"{found.split_dir} has no usable crop ({found.summary}).")
     return found
