@@ -1,6 +1,6 @@
 """``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``,
 ``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``
-and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [key=value ...]``.
+and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--gpu] [key=value ...]``.
 
 The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
 """
@@ -40,6 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-dir", help="an extra folder searched for <model>.yaml first")
     parser.add_argument("--models", help="train-all: a comma-separated subset (default: all, in order)")
     parser.add_argument("--batches", type=int, default=20, help="bench: loader batches to time (default 20)")
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="bench: the GPU proof (fp16 steps under a 15 GiB cap, an out-of-memory step-down, kill and "
+        "resume, speed settings); needs CUDA",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=30, help="bench --gpu: training steps per model (default 30)"
+    )
+    parser.add_argument(
+        "--out", default="gpu_proof.json", help="bench --gpu: the results file (default gpu_proof.json)"
+    )
+    parser.add_argument(
+        "--budget-min", type=float, default=7.5, help="bench --gpu: minutes for all checks (default 7.5)"
+    )
     return parser
 
 
@@ -116,9 +131,12 @@ def train_all_command(models: str | None, profile: str, overrides: list[str]) ->
     return 0 if table[table.model.isin(chosen)].status.isin(DONE).all() else 1
 
 
-def bench_command(model: str | None, profile: str, batches: int, overrides: list[str]) -> int:
-    """Exit 0 when every model was measured, 2 on a missing or unknown model."""
+def bench_command(args: argparse.Namespace, profile: str, overrides: list[str]) -> int:
+    """Exit 0 when every model was measured, 2 on a missing or unknown model (or --gpu without CUDA)."""
     from colab_utils.bench.command import bench, chosen_models
+    from colab_utils.bench.gpu_proof import prove
+
+    model = args.model
 
     if not model:
         print("error: bench needs a model name or all", file=sys.stderr)
@@ -128,7 +146,14 @@ def bench_command(model: str | None, profile: str, batches: int, overrides: list
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    bench(model, profile, batches, overrides)
+    if args.gpu:
+        if overrides:
+            print(
+                "error: bench --gpu takes no overrides: it proves the profiles as they are", file=sys.stderr
+            )
+            return 2
+        return 0 if prove(model, profile, args.steps, Path(args.out), args.budget_min) is not None else 2
+    bench(model, profile, args.batches, overrides)
     return 0
 
 
@@ -151,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides, profile = _split_profile(args.overrides, args.profile)
     try:
         if args.command == "bench":
-            return bench_command(args.model, profile, args.batches, overrides)
+            return bench_command(args, profile, overrides)
         if args.command == "demo":
             return demo(args.model or DEMO_MODEL, overrides, args.config_dir)
         if not args.model:

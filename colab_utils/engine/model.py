@@ -29,6 +29,7 @@ class TrainModel(argus.Model):
         self.accumulate = 1
         self.clip_grad_norm: float | None = None
         self.pending_batches = 0  # micro-batches whose gradients wait for an optimizer step
+        self.memory_format = torch.contiguous_format  # channels_last when train.channels_last is on
 
     def configure_training(self, precision: Precision, accumulate: int, clip_grad_norm: float | None) -> None:
         if accumulate < 1:
@@ -41,6 +42,8 @@ class TrainModel(argus.Model):
     def forward_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
         """Loss, raw prediction and target of one batch (on the model's device)."""
         inputs, target = deep_to(batch, device=self.device, non_blocking=True)
+        if isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=self.memory_format)
         prediction = self.nn_module(inputs)
         return self.loss(prediction, target), prediction, target
 

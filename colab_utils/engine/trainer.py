@@ -55,6 +55,7 @@ from colab_utils.engine.progress import Progress
 from colab_utils.engine.rng import capture_rng_state, restore_rng_state, seed_everything
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.engine.schedule import LRSchedule, Monitor
+from colab_utils.engine.speed import apply_speed_settings
 from colab_utils.errors import UserError
 
 CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
@@ -190,6 +191,7 @@ class Trainer:
     def _build_model(self) -> TrainModel:
         model = self.task.build_model(self.cfg, self.device)
         train = self.cfg.train
+        model.memory_format = apply_speed_settings(model.nn_module, train, self.device)
         model.configure_training(self.precision, int(train.accumulate), train.clip_grad_norm)
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -277,7 +279,9 @@ class Trainer:
         if self.dist.is_main:
             for stale in self.store.remove_stale_temporaries():
                 print(f"Removed {stale.name}: an unfinished checkpoint write from a killed session.")
-        found = self.store.newest_valid(map_location=self.device)
+        # on the CPU: the random states must be CPU tensors, and the weights and optimizer state are
+        # copied into the model's own tensors, so a GPU copy of the file would only take GPU memory
+        found = self.store.newest_valid(map_location="cpu")
         if found is None:
             return
         payload = found.payload
