@@ -349,11 +349,11 @@ def test_t4_profile_keeps_detrs_batch_of_64_with_accumulation(folders, capsys):
     for line in (
         "data.input_size  1333x750 -> 960x540  (profile t4)",
         "train.amp  bf16 -> fp16  (profile t4)",
-        "train.batch_size  8 -> 16  (profile t4)",
-        "train.accumulate  8 -> 4  (profile t4)",
     ):
         assert line in out
     cfg = load_config(MODEL, "t4", verbose=False)
+    # 16 frames per step ran out of a T4's 15 GiB on a GPU (README, Measured): 8 x 8 keeps the 64
+    assert (cfg.train.batch_size, cfg.train.accumulate) == (8, 8)
     assert cfg.derived.effective_batch_size == 64 and cfg.model.variant == "detr"
 
 
