@@ -1,6 +1,6 @@
 """``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``,
 ``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``
-and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--gpu] [key=value ...]``.
+and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--gpu | --learn] [k=v ...]``.
 
 The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
 """
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bench: the GPU proof (fp16 steps under a 15 GiB cap, an out-of-memory step-down, kill and "
         "resume, speed settings); needs CUDA",
+    )
+    parser.add_argument(
+        "--learn",
+        action="store_true",
+        help="bench: train a few CPU minutes on synthetic data and score held-out frames against the "
+        "untrained network",
     )
     parser.add_argument(
         "--steps", type=int, default=30, help="bench --gpu: training steps per model (default 30)"
@@ -135,6 +141,7 @@ def bench_command(args: argparse.Namespace, profile: str, overrides: list[str]) 
     """Exit 0 when every model was measured, 2 on a missing or unknown model (or --gpu without CUDA)."""
     from colab_utils.bench.command import bench, chosen_models
     from colab_utils.bench.gpu_proof import prove
+    from colab_utils.bench.learning_report import learning_bench
 
     model = args.model
 
@@ -146,6 +153,9 @@ def bench_command(args: argparse.Namespace, profile: str, overrides: list[str]) 
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.learn:
+        learning_bench(model, overrides)
+        return 0
     if args.gpu:
         if overrides:
             print(

@@ -25,7 +25,8 @@ class ModelBench:
     config and the (synthetic) training set; without it the datasets' own lengths count.
     ``validation_flops`` replaces a third of the training FLOPs per validation item when
     validation is not one forward pass (a rollout). ``extra`` prints the model's own
-    measurements, one string per line.
+    measurements, one string per line. ``learning`` turns the smoke profile into a config that
+    learns something in a few CPU minutes (``bench --learn``).
     """
 
     items: str = "items"
@@ -33,3 +34,4 @@ class ModelBench:
     epoch: tuple[int, int] | EpochSize | None = None
     validation_flops: BatchMeasure | None = None
     extra: ExtraLines | None = None
+    learning: tuple[str, ...] = ()

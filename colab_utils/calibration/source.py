@@ -19,16 +19,35 @@ from colab_utils.calibration.annotations import (
     prepare_calibration,
 )
 from colab_utils.calibration.synthetic import generate_calibration_dataset
+from colab_utils.config import ConfigError
 from colab_utils.errors import DataError
 from colab_utils.soccernet.splits import data_source_root, download_zip_dir
+from colab_utils.synthetic.cameras import KINDS
 
 SPLIT_FRAMES = (16_463, 3_212)  # calibration-2023: training and validation frames
+
 
 def source_root(cfg: DictConfig) -> Path:
     """The local folder holding ``calibration-2023/<split>/`` for this config's data source."""
     frames = cfg.data.synthetic_frames
     name = f"calibration-train{frames.train}-valid{frames.valid}-seed{cfg.data.synthetic_seed}"
+    mix = camera_mix(cfg)
+    if mix:
+        name += "-cameras-" + "-".join(f"{kind}{weight:g}" for kind, weight in sorted(mix.items()))
     return data_source_root(cfg, name)
+
+
+def camera_mix(cfg: DictConfig) -> dict[str, float] | None:
+    """``data.synthetic_cameras``: how often the generator draws each kind of shot (None: its default)."""
+    mix = cfg.data.get("synthetic_cameras")
+    if not mix:
+        return None
+    unknown = sorted(set(mix) - set(KINDS))
+    if unknown:
+        raise ConfigError(
+            f"data.synthetic_cameras names {', '.join(unknown)}: the camera kinds are {', '.join(KINDS)}."
+        )
+    return {str(kind): float(weight) for kind, weight in mix.items()}
 
 
 def prepare(cfg: DictConfig) -> str:
@@ -41,7 +60,8 @@ def prepare(cfg: DictConfig) -> str:
         # validating on the training split (overfitting checks) must not shrink it to the valid count
         wanted = {cfg.data.val_split: int(frames.valid), cfg.data.train_split: int(frames.train)}
         if not all((zip_dir / CALIBRATION_TASK / f"{split}.zip").exists() for split in wanted):
-            generate_calibration_dataset(zip_dir, splits=wanted, seed=int(cfg.data.synthetic_seed))
+            seed = int(cfg.data.synthetic_seed)
+            generate_calibration_dataset(zip_dir, splits=wanted, seed=seed, camera_mix=camera_mix(cfg))
             print(f"Generated synthetic {CALIBRATION_TASK} frames: {wanted}")
         reports = prepare_calibration(root, splits, zip_dir=zip_dir, download=False)
     else:

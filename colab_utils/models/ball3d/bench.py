@@ -3,4 +3,8 @@ are the real epoch; only the pretrained download is left out (same shapes and FL
 
 from colab_utils.bench.spec import ModelBench
 
-BENCH = ModelBench(items="clips", overrides=("model.pretrained=false",))
+BENCH = ModelBench(
+    items="clips",
+    overrides=("model.pretrained=false",),
+    learning=("data.clips.train=96", "train.epochs=6"),
+)

@@ -43,4 +43,5 @@ BENCH = ModelBench(
     ),
     epoch=epoch,
     validation_flops=rollout_flops,
+    learning=("data.synthetic.minutes=10.0", "train.epochs=6"),
 )

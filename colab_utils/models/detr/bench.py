@@ -42,4 +42,5 @@ BENCH = ModelBench(
     ),
     epoch=epoch,
     extra=extra,
+    learning=("data.synthetic.clips.train=4", "data.synthetic.frames=16", "train.epochs=8"),
 )

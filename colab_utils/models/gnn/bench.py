@@ -65,4 +65,5 @@ BENCH = ModelBench(
     ),
     epoch=epoch,
     extra=extra,
+    learning=("data.synthetic.minutes=6.0", "train.epochs=8"),
 )

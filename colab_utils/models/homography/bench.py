@@ -25,4 +25,5 @@ BENCH = ModelBench(
     ),
     epoch=SPLIT_FRAMES,
     extra=extra,
+    learning=("data.synthetic_frames.train=64", "data.synthetic_frames.valid=16", "train.epochs=8"),
 )

@@ -51,4 +51,5 @@ BENCH = ModelBench(
     ),
     epoch=(_crops("train"), _crops("valid")),
     extra=extra,
+    learning=("data.synthetic_actions.train=48", "train.epochs=8"),
 )

@@ -7,4 +7,5 @@ BENCH = ModelBench(
     items="images",
     overrides=("data.source=synthetic", "data.synthetic_frames.train=96", "logging.progress=false"),
     epoch=SPLIT_FRAMES,
+    learning=("data.synthetic_frames.train=64", "data.synthetic_frames.valid=16", "train.epochs=8"),
 )

@@ -1,0 +1,35 @@
+"""``bench --learn``: a model trained minutes on a CPU, scored on held-out frames against itself untrained."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from colab_utils.bench.learning import learn, learning_config
+
+
+def test_the_learning_config_scores_held_out_frames_with_the_last_weights(folders):
+    cfg = learning_config("baller2vec")
+    assert cfg.profile == "smoke" and cfg.data.synthetic.minutes == 10.0  # the package's learning overrides
+    assert cfg.train.val_every_epochs >= 10**6  # no validation during training: nothing is chosen on it
+
+
+@pytest.mark.slow
+def test_a_forecaster_trained_minutes_beats_itself_untrained_on_held_out_matches(folders):
+    result = learn("baller2vec", ("data.synthetic.minutes=4.0", "train.epochs=3", "data.num_workers=0"))
+    assert result.monitor == "val_ade_10" and result.steps > 0
+    assert result.untrained.keys() == result.trained.keys()
+    # metres of forecast error over 1 s on a match it never saw: random weights are far off
+    assert result.trained["val_ade_10"] < 0.5 * result.untrained["val_ade_10"]
+
+
+@pytest.mark.slow
+def test_the_command_prints_a_block_and_a_json_line(run_cli):
+    result = run_cli("bench", "gnn", "--learn", "data.synthetic.minutes=2.0", "train.epochs=1")
+    assert result.returncode == 0, result.stderr
+    block, line = result.stdout.strip().split("\n\n")[0].rsplit("\n", 1)
+    assert block.startswith("== gnn with data.synthetic.minutes=2.0 train.epochs=1:")
+    assert "metric" in block and "untrained    trained" in block and "val_mean_f1" in block
+    record = json.loads(line)
+    assert record["model"] == "gnn" and record["monitor"] == "val_mean_f1"
