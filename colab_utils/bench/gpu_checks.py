@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from colab_utils.bench.gpu_steps import GIB, PROOF_OVERRIDES, StepsResult, prepare_quietly, run_steps
-from colab_utils.bench.measure import model_bench
+from colab_utils.bench.gpu_steps import GIB, PROOF_OVERRIDES, StepsResult, run_steps
+from colab_utils.bench.measure import model_bench, prepare_quietly
 from colab_utils.config import load_config
 from colab_utils.engine.checkpoint import CheckpointStore
 
@@ -34,8 +34,8 @@ torch.backends.cudnn.deterministic = True
 torch.backends.cudnn.benchmark = False
 torch.use_deterministic_algorithms(True, warn_only=True)
 if torch.cuda.is_available():
-    total = torch.cuda.get_device_properties(0).total_memory
-    torch.cuda.set_per_process_memory_fraction(min(1.0, {cap} / total))
+    from colab_utils.bench.gpu_checks import set_memory_cap
+    set_memory_cap({cap})
 from colab_utils.cli import main
 raise SystemExit(main(sys.argv[1:]))
 """
@@ -71,18 +71,22 @@ def out_of_memory_check(model: str, profile: str, steps: int, baseline: StepsRes
 
 
 def _train_command(model: str, profile: str, overrides: Sequence[str]) -> list[str]:
-    child = _CHILD.format(cap=T4_MEMORY_GIB * GIB)
+    child = _CHILD.format(cap=T4_MEMORY_GIB)
     return [sys.executable, "-c", child, "train", model, "--profile", profile, *overrides]
 
 
+def _child_env() -> dict[str, str]:
+    return {**os.environ, "CUBLAS_WORKSPACE_CONFIG": DETERMINISM["CUBLAS_WORKSPACE_CONFIG"]}
+
+
 def _run(command: list[str], timeout_s: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CUBLAS_WORKSPACE_CONFIG": DETERMINISM["CUBLAS_WORKSPACE_CONFIG"]}
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
+    return subprocess.run(command, env=_child_env(), capture_output=True, text=True, timeout=timeout_s)
 
 
 def _kill_after_first_checkpoint(command: list[str], store: CheckpointStore, timeout_s: float) -> str:
-    env = {**os.environ, "CUBLAS_WORKSPACE_CONFIG": DETERMINISM["CUBLAS_WORKSPACE_CONFIG"]}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None and not store.step_files():
         time.sleep(0.05)

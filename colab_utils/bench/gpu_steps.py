@@ -12,17 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
 
-from colab_utils.bench.measure import model_bench
+from colab_utils.bench.measure import model_bench, prepare_quietly
 from colab_utils.config import load_config
 from colab_utils.engine.callbacks import BatchEnd, Callback
 from colab_utils.engine.callbacks.base import TrainerView
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.engine.contract import Task
 from colab_utils.engine.oom import free_cuda_memory
 from colab_utils.engine.trainer import fit
-from colab_utils.registry import get_task
 from colab_utils.stepdown_record import read_stepdown
 
 WARMUP_STEPS = 3  # cuDNN and allocator warm-up, kept out of the step time
@@ -90,14 +87,6 @@ def skipped_steps(scaler_state: dict, optimizer_steps: int) -> int:
         1 / float(scaler_state["backoff_factor"])
     )
     return round(halvings)
-
-
-def prepare_quietly(cfg: DictConfig) -> Task:
-    """The config's task, with its (offline, synthetic) data prepared without the data summary."""
-    task = get_task(cfg.task)
-    with contextlib.redirect_stdout(io.StringIO()):
-        task.prepare_data(cfg)
-    return task
 
 
 def run_steps(

@@ -18,8 +18,7 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
-from colab_utils.bench.gpu_steps import prepare_quietly
-from colab_utils.bench.measure import model_bench
+from colab_utils.bench.measure import model_bench, prepare_quietly
 from colab_utils.config import load_config
 from colab_utils.engine.contract import Task, TrainModel
 from colab_utils.engine.precision import Precision

@@ -8,9 +8,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from omegaconf import DictConfig
+
 from colab_utils.bench.loader import loader_rate
 from colab_utils.bench.spec import ModelBench
 from colab_utils.config import load_config
+from colab_utils.engine.contract import Task
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
 from colab_utils.registry import get_task, model_package
 
@@ -69,6 +72,14 @@ def model_bench(model: str) -> ModelBench:
     return found.load(found.bench) if found.bench else ModelBench()
 
 
+def prepare_quietly(cfg: DictConfig) -> Task:
+    """The config's task, with its (offline, synthetic) data prepared without the data summary."""
+    task = get_task(cfg.task)
+    with contextlib.redirect_stdout(io.StringIO()):
+        task.prepare_data(cfg)
+    return task
+
+
 def _epoch(spec: ModelBench, cfg: object, train_set: object, validation_set: object) -> tuple[int, int]:
     if callable(spec.epoch):
         return spec.epoch(cfg, train_set)
@@ -84,9 +95,7 @@ def measure(model: str, profile: str, batches: int, overrides: Sequence[str] = (
     """
     spec = model_bench(model)
     cfg = load_config(model, profile, [*spec.overrides, *overrides], verbose=False)
-    task = get_task(cfg.task)
-    with contextlib.redirect_stdout(io.StringIO()):  # the data's summary would split the block
-        task.prepare_data(cfg)
+    task = prepare_quietly(cfg)  # the data's summary would split the block
     train_set, validation_set = task.datasets(cfg)
     rate, batch = loader_rate(task, cfg, train_set, batches)
     flops = training_flops(task, cfg, batch) / int(cfg.train.batch_size)  # the plans drop partial batches
