@@ -3,4 +3,4 @@ are the real epoch; only the pretrained download is left out (same shapes and FL
 
 from colab_utils.bench.spec import ModelBench
 
-BENCH = ModelBench(items="clips", overrides=("model.pretrained=false",))
+BENCH = ModelBench(items="clips", overrides=("model.init_from=none",))

@@ -30,6 +30,7 @@ from colab_utils.models.detr.frames import CLASSES, DetectionFrames, collate
 from colab_utils.models.detr.metrics import DetectionMAP, cxcywh_to_frame_xyxy
 from colab_utils.models.detr.network import DetrDetector
 from colab_utils.models.detr.picture import detection_picture
+from colab_utils.starting_weights import imagenet_start
 
 SHAPE_KEYS = (
     "variant",
@@ -41,6 +42,7 @@ SHAPE_KEYS = (
     "heads",
     "dilation",
     "box_refine",
+    "backbone_norm",
 )
 
 
@@ -114,7 +116,7 @@ class Detr(Task):
             "nn_module": {
                 "variant": model.variant,
                 "backbone": model.backbone,
-                "pretrained": bool(model.pretrained),
+                "pretrained": imagenet_start(cfg),
                 "classes": list(CLASSES),
                 "num_queries": int(model.num_queries),
                 "d_model": int(model.d_model),
@@ -126,6 +128,7 @@ class Detr(Task):
                 "backbone_lr_factor": float(model.backbone_lr_factor),
                 "dilation": bool(model.dilation),
                 "box_refine": bool(model.box_refine),
+                "backbone_norm": str(model.backbone_norm),
             },
             "loss": {},
             "prediction_transform": {"variant": model.variant, "top_k": int(cfg.eval.max_detections)},
