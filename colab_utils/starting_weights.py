@@ -80,14 +80,15 @@ def read_starting_weights(cfg: DictConfig, task: Task) -> StartingWeights:
         from colab_utils.hub import download_portable
 
         path, where = download_portable(value)
-        return read_weights_file(path, where)
+        return read_weights_file(path, value, where)
     if is_url(value):
-        return read_weights_file(download_url(value), value)
+        return read_weights_file(download_url(value), value, value)
     if not Path(value).expanduser().exists():
         published = task.published_weights(cfg, value)
         if published is not None:
             return published
-    return read_weights_file(Path(value).expanduser(), value)
+    path = Path(value).expanduser()
+    return read_weights_file(path, value, str(path))
 
 
 def download_url(url: str) -> Path:
@@ -107,8 +108,9 @@ def download_url(url: str) -> Path:
     return path
 
 
-def read_weights_file(path: Path, shown: str) -> StartingWeights:
-    """A portable ``.pth`` or a training checkpoint, loaded without running any code in it."""
+def read_weights_file(path: Path, shown: str, where: str) -> StartingWeights:
+    """A portable ``.pth`` or a training checkpoint, loaded without running any code in it; ``shown`` is
+    the ``init_from`` value, ``where`` the file as the report line names it."""
     if not path.is_file():
         raise InitFromError(f"model.init_from={shown}: there is no file {path}. {USAGE}.")
     if _has_checkpoint_trailer(path):
@@ -119,17 +121,15 @@ def read_weights_file(path: Path, shown: str) -> StartingWeights:
                 f"model.init_from={shown}: {error}. This checkpoint is damaged; give another one (the run "
                 "folder keeps the newest two and best.pth) or a .pth from the export step."
             ) from None
-        config = yaml.safe_load(payload["config"])
-        return StartingWeights(
-            payload["model"], str(path), config["run"]["model"], payload.get("model_signature")
-        )
+        trained_as = yaml.safe_load(payload["config"])["run"]["model"]
+        return StartingWeights(payload["model"], where, trained_as, payload.get("model_signature"))
     payload = _load_plain(path, shown)
     if not isinstance(payload, dict) or payload.get("format") != PORTABLE_FORMAT:
         raise InitFromError(
             f"model.init_from={shown}: {path.name} is not a weights file of this library (no "
             f"'{PORTABLE_FORMAT}' format tag). {USAGE}."
         )
-    return StartingWeights(payload["state_dict"], str(path), payload["model"], payload.get("model_signature"))
+    return StartingWeights(payload["state_dict"], where, payload["model"], payload.get("model_signature"))
 
 
 def _has_checkpoint_trailer(path: Path) -> bool:
