@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,6 @@ class StartingWeights:
     where: str  # for the report line: the file, or the Hub repository and file
     model: str | None = None  # the library model they were trained as (None: published weights)
     signature: dict[str, Any] | None = None  # the config keys that shape the network, when known
-    notes: list[str] = field(default_factory=list)
 
 
 def imagenet_start(cfg: DictConfig) -> bool:
@@ -184,7 +183,7 @@ def load_starting_weights(network: nn.Module, weights: StartingWeights, task: Ta
     kept = [*(f"{k} {list(saved[k].shape)} -> {list(own[k].shape)}" for k in mismatched), *missing]
     if kept:
         line += f" (the head, rebuilt for this run, keeps its fresh values: {', '.join(kept)})"
-    return line + "".join(f". {note}" for note in weights.notes) + "."
+    return line + "."
 
 
 def _refusal(

@@ -30,7 +30,8 @@ from colab_utils.models.detr.frames import CLASSES, DetectionFrames, collate
 from colab_utils.models.detr.metrics import DetectionMAP, cxcywh_to_frame_xyxy
 from colab_utils.models.detr.network import DetrDetector
 from colab_utils.models.detr.picture import detection_picture
-from colab_utils.starting_weights import imagenet_start
+from colab_utils.models.detr.published import published_detr
+from colab_utils.starting_weights import StartingWeights, imagenet_start
 
 SHAPE_KEYS = (
     "variant",
@@ -102,6 +103,12 @@ class DetrModel(TrainModel):
 
 class Detr(Task):
     model_class = DetrModel
+    # the class logits (detr, conditional_detr: one layer; deformable_detr: one per decoder layer)
+    head = ("detector.class_labels_classifier.", "detector.class_embed.")
+
+    def published_weights(self, cfg: DictConfig, source: str) -> StartingWeights | None:
+        """COCO-trained DETRs on the Hub (``facebook/detr-resnet-50`` and the like) via transformers."""
+        return published_detr(cfg, source)
 
     def prepare_data(self, cfg: DictConfig) -> str:
         summary = detr_source.prepare(cfg)

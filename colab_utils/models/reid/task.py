@@ -43,6 +43,8 @@ class ReidModel(TrainModel):
 
 class Reid(Task):
     model_class = ReidModel
+    # one row per training identity: weights from another dataset (model.init_from) load the rest
+    head = ("classifier.", "centers")
 
     def prepare_data(self, cfg: DictConfig) -> str:
         """Download or generate, extract and verify; then say what training will draw from."""
