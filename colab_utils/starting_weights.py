@@ -215,6 +215,10 @@ def _refusal(
 
 def apply(cfg: DictConfig, task: Task, network: nn.Module) -> str | None:
     """For a run starting from nothing: load ``init_from``'s weights into ``network``; the report line."""
+    if str(cfg.model.init_from) == IMAGENET and not task.imagenet_backbone:
+        raise InitFromError(
+            f"model.init_from=imagenet: {cfg.run.model} has no backbone with ImageNet weights. {USAGE}."
+        )
     if not reads_weights(cfg.model.init_from):
         return None
     weights = read_starting_weights(cfg, task)

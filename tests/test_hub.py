@@ -71,6 +71,14 @@ def test_push_to_hub_then_init_from_hf_gives_back_the_same_tensors_and_never_pri
         assert started.returncode == 0, started.stderr
         assert f"loaded 4 of 4 tensors from hf://{REPO}@main (model.pth)" in started.stdout, started.stdout
 
+        url = f"{hub.endpoint}/{REPO}/resolve/main/model.pth"  # the same file by its plain URL
+        by_url = run_cli(
+            *ARGS, "run.name=from-url", "train.epochs=1", f"model.init_from={url}",
+            env={**hub_environment(hub.endpoint, home), "TORCH_HOME": str(folders["tmp"] / "torch")},
+        )  # fmt: skip
+        assert by_url.returncode == 0, by_url.stderr
+        assert f"loaded 4 of 4 tensors from {url}" in by_url.stdout
+
         wrong = run_python(PUSH, hub.endpoint, home, str(weights), REPO, str(folders["tmp"]), "hf_wrong")
         assert "the Hub refused to write" in wrong.stderr and "HTTP 401" in wrong.stderr
     outputs = [pushed.stdout, pushed.stderr, pulled.stdout, pulled.stderr, started.stdout, started.stderr]

@@ -114,3 +114,8 @@ def test_weights_of_another_network_are_refused_with_what_differs(run_cli, folde
     torch.save(other, folders["tmp"] / "gnn.pth")
     message = refused(run_cli, folders, str(folders["tmp"] / "gnn.pth"))
     assert "holds gnn weights and this run trains toy" in message
+
+
+def test_imagenet_is_refused_for_a_model_without_an_imagenet_backbone(run_cli, folders):
+    message = refused(run_cli, folders, "imagenet")
+    assert "model.init_from=imagenet: toy has no backbone with ImageNet weights" in message

@@ -47,6 +47,7 @@ class Task:
     # names (prefixes) of the tensors rebuilt for a run's own classes or identities: starting weights
     # (model.init_from) whose head has another shape load the rest and leave the head fresh
     head: tuple[str, ...] = ()
+    imagenet_backbone = False  # a backbone with ImageNet weights, which model.init_from=imagenet asks for
 
     def in_head(self, tensor_name: str) -> bool:
         return tensor_name.startswith(self.head) if self.head else False

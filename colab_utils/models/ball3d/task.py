@@ -45,6 +45,7 @@ class Ball3DModel(TrainModel):
 
 
 class Ball3D(Task):
+    imagenet_backbone = True
     model_class = Ball3DModel
 
     def prepare_data(self, cfg: DictConfig) -> str:

@@ -102,6 +102,7 @@ class DetrModel(TrainModel):
 
 
 class Detr(Task):
+    imagenet_backbone = True
     model_class = DetrModel
     # the class logits (detr, conditional_detr: one layer; deformable_detr: one per decoder layer)
     head = ("detector.class_labels_classifier.", "detector.class_embed.")

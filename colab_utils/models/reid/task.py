@@ -42,6 +42,7 @@ class ReidModel(TrainModel):
 
 
 class Reid(Task):
+    imagenet_backbone = True
     model_class = ReidModel
     # one row per training identity: weights from another dataset (model.init_from) load the rest
     head = ("classifier.", "centers")
