@@ -29,6 +29,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from colab_utils.engine.checkpoint import MAGIC, TRAILER, CorruptCheckpoint, read_checkpoint
+from colab_utils.engine.contract import differences
 from colab_utils.errors import UserError
 from colab_utils.portable import PORTABLE_FORMAT
 
@@ -193,8 +194,6 @@ def _refusal(
     saved = weights.state_dict
     lines = []
     if weights.signature is not None:
-        from colab_utils.engine.trainer import differences
-
         lines = differences(weights.signature, task.model_signature(cfg), labels=("file", "this run"))
     for key in refused[:SHOWN_DIFFERENCES]:
         if key not in saved:

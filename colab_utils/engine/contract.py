@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 __all__ = ["BatchPlan", "EvalReport", "SampleDataset", "ShuffledBatches", "Task", "TrainModel"]
 
 
+def differences(
+    old: Any, new: Any, prefix: str = "model", labels: tuple[str, str] = ("checkpoint", "config")
+) -> list[str]:
+    """One line per key whose value differs between two model signatures."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new)):
+            lines += differences(old.get(key), new.get(key), f"{prefix}.{key}", labels)
+        return lines
+    return [] if old == new else [f"{prefix}: {labels[0]} {old!r}, {labels[1]} {new!r}"]
+
+
 @dataclass
 class EvalReport:
     """What the notebook's evaluate step shows: a metrics table and, optionally, a picture."""

@@ -37,7 +37,7 @@ from colab_utils import runtime as rt
 from colab_utils import starting_weights
 from colab_utils.engine.callbacks import BatchEnd, Callback, CallbackList, EpochEnd, default_callbacks
 from colab_utils.engine.checkpoint import CheckpointStore, Found
-from colab_utils.engine.contract import Task
+from colab_utils.engine.contract import Task, differences
 from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
 from colab_utils.engine.drive_errors import DriveWriter
 from colab_utils.engine.estimate import estimate
@@ -86,18 +86,6 @@ class TrainResult:
 
 class ModelConfigMismatch(UserError, ValueError):
     """The run folder holds a checkpoint of a differently shaped model."""
-
-
-def differences(
-    old: Any, new: Any, prefix: str = "model", labels: tuple[str, str] = ("checkpoint", "config")
-) -> list[str]:
-    """One line per key whose value differs between two model signatures."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        lines = []
-        for key in sorted(set(old) | set(new)):
-            lines += differences(old.get(key), new.get(key), f"{prefix}.{key}", labels)
-        return lines
-    return [] if old == new else [f"{prefix}: {labels[0]} {old!r}, {labels[1]} {new!r}"]
 
 
 def session_clock(cfg: DictConfig, runtime_clock: rt.Clock | None) -> rt.Clock:

@@ -180,7 +180,8 @@ class Predictor:
         self.meta: dict[str, Any] = payload["meta"]
         self.device = torch.device(device)
         self.cfg = OmegaConf.create(payload["config"])
-        settings = {"model.init_from": NONE} if "init_from" in self.cfg.get("model", {}) else {}
+        # the state dict replaces any starting weights (files exported before init_from lack the key)
+        settings = {"model.init_from": NONE} if "model" in self.cfg else {}
         for key, value in {**settings, **(overrides or {})}.items():
             OmegaConf.update(self.cfg, key, value)
         self.model = self.build()
