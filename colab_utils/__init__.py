@@ -10,7 +10,8 @@ The notebook steps, in order::
     colab_utils.export(cfg)                                    # portable .pth to your computer
 
 and the whole suite, model after model across sessions: ``colab_utils.train_all("auto")``;
-a trained model on your own frames: ``colab_utils.predict("<model>.pth", "frames/")``.
+a trained model on your own frames: ``colab_utils.predict("<model>.pth", "frames/")``; shared on the
+Hugging Face Hub: ``colab_utils.push_to_hub("<model>.pth", "<user>/<repo>")``.
 
 No module of the package may be named after one of these functions: importing a submodule
 sets the package attribute of its name, which would replace the function by the module.
@@ -33,6 +34,7 @@ _API = {
     "export": "colab_utils.portable",
     "train_all": "colab_utils.suite",
     "predict": "colab_utils.inference.api",
+    "push_to_hub": "colab_utils.hub",
 }
 __all__ = ["__version__", *_API]
 

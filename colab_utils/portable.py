@@ -62,6 +62,7 @@ def portable_payload(cfg: DictConfig, half: bool = False) -> dict[str, Any]:
         "state_dict": state,
         "config": trained_cfg,
         "meta": meta,
+        "model_signature": source.get("model_signature"),  # what model.init_from checks the network by
     }
 
 

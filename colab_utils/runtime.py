@@ -53,6 +53,20 @@ def in_colab() -> bool:
     return True
 
 
+def secret(name: str) -> str | None:
+    """A key from the environment, else from Colab Secrets (the key icon); None when neither has it."""
+    if os.environ.get(name):
+        return os.environ[name]
+    try:
+        from google.colab import userdata
+    except ImportError:
+        return None
+    try:
+        return userdata.get(name)
+    except Exception:  # userdata raises its own SecretNotFoundError / NotebookAccessError
+        return None
+
+
 def detect_gpu() -> GPU | None:
     """The first visible CUDA device, or None on a CPU-only machine."""
     import torch

@@ -1,14 +1,22 @@
-"""A local stand-in for the Hugging Face Hub, so downloads are tested through the real client code.
+"""A local stand-in for the Hugging Face Hub, so downloads and uploads run through the real client code.
 
 It answers the four requests ``huggingface_hub.snapshot_download`` sends for a dataset repo
-(revision, tree listing, HEAD of a file, GET of a file with ``Range`` support), records every
+(revision, tree listing, HEAD of a file, GET of a file with ``Range`` support), the HEAD and GET
+that ``hf_hub_download`` (and transformers' ``from_pretrained``) send for a file of a model repo
+(at ``main`` or the commit), and the POSTs of ``HfApi.create_repo`` and ``create_commit`` /
+``upload_file`` (create, preupload, commit, and the check of a README.md's YAML header). Its
+preupload answer asks for every file as a regular upload, so the commit carries the files inline
+(base64 in its ndjson); the real Hub asks
+for LFS or Xet uploads of large binary files, a route these tests do not take. It records every
 request, and can be told to fail the way the real Hub does (401, gated 403, plain 403, a
 connection cut in the middle of a file). The client reads ``HF_ENDPOINT`` when it is imported,
-so code under test runs in a subprocess started by :func:`run_python` with a clean environment.
+so code under test runs in a subprocess started by :func:`run_python` with a clean environment
+(or, in the test's own process, with ``huggingface_hub.constants.ENDPOINT`` patched).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -21,15 +29,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import yaml
+
 REVISION_PATH = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$")
 TREE_PATH = re.compile(r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)$")
 RESOLVE_PATH = re.compile(r"^/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+MODEL_RESOLVE_PATH = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
+CREATE_PATH = re.compile(r"^/api/repos/create$")
+VALIDATE_YAML_PATH = re.compile(r"^/api/validate-yaml$")
+PREUPLOAD_PATH = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)$")
+COMMIT_PATH = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$")
 RANGE_HEADER = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
 @dataclass(frozen=True)
 class Request:
-    """One request as the server saw it; ``kind`` is revision, tree, head, get or unknown."""
+    """One request as the server saw it; ``kind`` is revision, tree, head, get, model_head, model_get,
+    create, validate_yaml, preupload, commit or unknown."""
 
     method: str
     path: str
@@ -37,6 +53,7 @@ class Request:
     kind: str
     range: str | None
     authorization: bool
+    token: str | None = None  # the bearer token it carried
 
 
 @dataclass
@@ -51,10 +68,20 @@ class Failure:
 
 
 class HubServer:
-    """Serves ``{repo_id: {filename: bytes}}`` at one commit, on 127.0.0.1 and a free port."""
+    """Serves dataset repos ``{repo_id: {filename: bytes}}`` at one commit, and model repos
+    (``models``, which uploads add to and create), on 127.0.0.1 and a free port.
 
-    def __init__(self, repos: dict[str, dict[str, bytes]]):
+    Uploads need ``write_token``: without it, or with another, the Hub's 401 answers."""
+
+    def __init__(
+        self,
+        repos: dict[str, dict[str, bytes]],
+        models: dict[str, dict[str, bytes]] | None = None,
+        write_token: str | None = None,
+    ):
         self.repos = repos
+        self.models = models if models is not None else {}
+        self.write_token = write_token
         self.sha = hashlib.sha1(repr(sorted((r, sorted(f)) for r, f in repos.items())).encode()).hexdigest()
         self.requests: list[Request] = []
         self._failure: Failure | None = None
@@ -123,6 +150,12 @@ def _classify(method: str, path: str) -> tuple[str, re.Match[str] | None]:
         ("tree", TREE_PATH, "GET"),
         ("head", RESOLVE_PATH, "HEAD"),
         ("get", RESOLVE_PATH, "GET"),
+        ("create", CREATE_PATH, "POST"),
+        ("validate_yaml", VALIDATE_YAML_PATH, "POST"),
+        ("preupload", PREUPLOAD_PATH, "POST"),
+        ("commit", COMMIT_PATH, "POST"),
+        ("model_head", MODEL_RESOLVE_PATH, "HEAD"),
+        ("model_get", MODEL_RESOLVE_PATH, "GET"),
     ):
         match = pattern.match(path)
         if match and method == wanted:
@@ -143,10 +176,15 @@ def _handler_for(server: HubServer) -> type[BaseHTTPRequestHandler]:
         def do_HEAD(self) -> None:
             self._answer("HEAD")
 
+        def do_POST(self) -> None:
+            self._answer("POST")
+
         def _answer(self, method: str) -> None:
             url = urlsplit(self.path)
             path = unquote(url.path)
             kind, match = _classify(method, path)
+            authorization = self.headers.get("Authorization", "")
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))) if method == "POST" else b""
             server._record(
                 Request(
                     method=method,
@@ -154,12 +192,20 @@ def _handler_for(server: HubServer) -> type[BaseHTTPRequestHandler]:
                     query=parse_qs(url.query),
                     kind=kind,
                     range=self.headers.get("Range"),
-                    authorization="Authorization" in self.headers,
+                    authorization=bool(authorization),
+                    token=authorization.removeprefix("Bearer ") or None,
                 )
             )
-            failure = server._take_failure(kind, match["file"] if kind in ("head", "get") else None)
+            file = match["file"] if kind in ("head", "get", "model_head", "model_get") else None
+            failure = server._take_failure(kind.removeprefix("model_"), file)
             if failure is not None and failure.status is not None:
                 return self._error(failure.status, failure.error_code, "injected failure")
+            if kind == "validate_yaml":
+                return self._validate_yaml(json.loads(body)["content"])
+            if kind in ("create", "preupload", "commit"):
+                return self._upload(kind, match, authorization.removeprefix("Bearer "), body)
+            if kind in ("model_head", "model_get"):
+                return self._model_file(method, match, failure)
             files = server.repos.get(match["repo"]) if match else None
             if match is None or files is None:
                 return self._error(404, "RepoNotFound", "Repository not found")
@@ -173,6 +219,59 @@ def _handler_for(server: HubServer) -> type[BaseHTTPRequestHandler]:
             if data is None:
                 return self._error(404, "EntryNotFound", "Entry not found")
             self._file(method, data, cut_after=failure.cut_after if failure else None)
+
+        def _model_file(self, method: str, match: re.Match[str], failure: Failure | None) -> None:
+            files = server.models.get(match["repo"])
+            if files is None:
+                return self._error(404, "RepoNotFound", "Repository not found")
+            if match["rev"] not in ("main", server.sha):
+                return self._error(404, "RevisionNotFound", "Invalid rev id")
+            data = files.get(match["file"])
+            if data is None:
+                return self._error(404, "EntryNotFound", "Entry not found")
+            self._file(method, data, cut_after=failure.cut_after if failure else None)
+
+        def _validate_yaml(self, readme: str) -> None:
+            """A model card's header must be YAML, as the Hub checks before a commit with a README.md."""
+            header = readme.split("---\n")[1] if readme.startswith("---\n") else ""
+            try:
+                yaml.safe_load(header)
+            except yaml.YAMLError as error:
+                body = json.dumps({"errors": [{"message": str(error)}]}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+            return self._json({"errors": [], "warnings": []})
+
+        def _upload(self, kind: str, match: re.Match[str], token: str, body: bytes) -> None:
+            """create_repo, then create_commit's preupload and commit (files inline, as regular uploads)."""
+            if server.write_token is None or token != server.write_token:
+                return self._error(401, None, "Invalid credentials in Authorization header")
+            if kind == "create":
+                request = json.loads(body)
+                repo = f"{request['organization']}/{request['name']}"
+                if repo in server.models:
+                    return self._error(409, None, "You already created this model repo")
+                server.models[repo] = {}
+                return self._json({"url": f"{server.endpoint}/{repo}", "name": repo})
+            files = server.models.get(match["repo"])
+            if files is None:
+                return self._error(404, "RepoNotFound", "Repository not found")
+            if kind == "preupload":
+                paths = [entry["path"] for entry in json.loads(body)["files"]]
+                return self._json(
+                    {"files": [{"path": p, "uploadMode": "regular", "shouldIgnore": False} for p in paths]}
+                )
+            for line in body.splitlines():
+                item = json.loads(line)
+                if item["key"] == "file":
+                    files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+            server.sha = hashlib.sha1(repr(sorted(server.models.items())).encode()).hexdigest()
+            commit_url = f"{server.endpoint}/{match['repo']}/commit/{server.sha}"
+            return self._json({"commitUrl": commit_url, "commitOid": server.sha, "pullRequestUrl": None})
 
         def _json(self, payload: object) -> None:
             body = json.dumps(payload).encode()

@@ -129,3 +129,18 @@ def test_notebook_runs_headless_and_resumes_after_being_killed(path, tmp_path):
     said = [line for line in text.splitlines() if "esum" in line or "finished" in line or "damaged" in line]
     assert f"Resuming from {killed_at[0]}" in text, said  # it did not start over
     assert (workdir / "exported" / f"{model}-nbtest.pth").is_file()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_starts_from_init_from_and_shares_to_hub_repo_when_asked(path):
+    notebook = read(path)
+    params = parameters(notebook)
+    assert params["INIT_FROM"] is None and params["HUB_REPO"] is None  # the profile's start; no upload
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    (config,) = [source for source in code if "load_config(MODEL" in source]
+    assert 'f"model.init_from={INIT_FROM}"' in config and "*start, *OVERRIDES" in config  # overrides win
+    assert code[-1].splitlines() == [
+        "weights = colab_utils.export(cfg)",
+        "if HUB_REPO:",
+        "    colab_utils.push_to_hub(weights, HUB_REPO)",
+    ]

@@ -32,6 +32,8 @@ class KeypointHeatmapModel(TrainModel):
 class KeypointFramesTask(Task):
     """A task on SoccerNet calibration-2023 frames, for the keypoints in ``keypoints`` (indices of the 57)."""
 
+    imagenet_backbone = True
+
     keypoints: tuple[int, ...] = tuple(range(57))
 
     def prepare_data(self, cfg: DictConfig) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from argus.metrics import Metric
@@ -20,7 +20,22 @@ from omegaconf import DictConfig, OmegaConf
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.sampling import BatchPlan, SampleDataset, ShuffledBatches
 
+if TYPE_CHECKING:
+    from colab_utils.starting_weights import StartingWeights
+
 __all__ = ["BatchPlan", "EvalReport", "SampleDataset", "ShuffledBatches", "Task", "TrainModel"]
+
+
+def differences(
+    old: Any, new: Any, prefix: str = "model", labels: tuple[str, str] = ("checkpoint", "config")
+) -> list[str]:
+    """One line per key whose value differs between two model signatures."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new)):
+            lines += differences(old.get(key), new.get(key), f"{prefix}.{key}", labels)
+        return lines
+    return [] if old == new else [f"{prefix}: {labels[0]} {old!r}, {labels[1]} {new!r}"]
 
 
 @dataclass
@@ -41,6 +56,13 @@ class Task:
 
     name: str = ""
     model_class: type[TrainModel] = TrainModel
+    # names (prefixes) of the tensors rebuilt for a run's own classes or identities: starting weights
+    # (model.init_from) whose head has another shape load the rest and leave the head fresh
+    head: tuple[str, ...] = ()
+    imagenet_backbone = False  # a backbone with ImageNet weights, which model.init_from=imagenet asks for
+
+    def in_head(self, tensor_name: str) -> bool:
+        return tensor_name.startswith(self.head) if self.head else False
 
     def prepare_data(self, cfg: DictConfig) -> str:
         """Download or generate the data, verify it, and return a one-paragraph summary."""
@@ -73,8 +95,17 @@ class Task:
         return []
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
-        """The part of the config that must match for a checkpoint's weights to fit the network."""
-        return OmegaConf.to_container(cfg.model, resolve=True)
+        """The part of the config that must match for a checkpoint's weights to fit the network.
+
+        Where the weights started (``model.init_from``) is no part of it: a resumed run ignores it."""
+        model = OmegaConf.to_container(cfg.model, resolve=True)
+        model.pop("init_from", None)
+        return model
+
+    def published_weights(self, cfg: DictConfig, source: str) -> StartingWeights | None:
+        """Weights of the model's family published elsewhere that ``source`` names (``model.init_from``),
+        as this network's state dict; None when ``source`` is none of them (it is then read as a file)."""
+        return None
 
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the validation set; tasks add their own picture and official metrics."""

@@ -34,9 +34,10 @@ from torch.utils.data import DataLoader
 
 import colab_utils
 from colab_utils import runtime as rt
+from colab_utils import starting_weights
 from colab_utils.engine.callbacks import BatchEnd, Callback, CallbackList, EpochEnd, default_callbacks
 from colab_utils.engine.checkpoint import CheckpointStore, Found
-from colab_utils.engine.contract import Task
+from colab_utils.engine.contract import Task, differences
 from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
 from colab_utils.engine.drive_errors import DriveWriter
 from colab_utils.engine.estimate import estimate
@@ -85,15 +86,6 @@ class TrainResult:
 
 class ModelConfigMismatch(UserError, ValueError):
     """The run folder holds a checkpoint of a differently shaped model."""
-
-
-def _differences(old: Any, new: Any, prefix: str = "model") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        lines = []
-        for key in sorted(set(old) | set(new)):
-            lines += _differences(old.get(key), new.get(key), f"{prefix}.{key}")
-        return lines
-    return [] if old == new else [f"{prefix}: checkpoint {old!r}, config {new!r}"]
 
 
 def session_clock(cfg: DictConfig, runtime_clock: rt.Clock | None) -> rt.Clock:
@@ -287,7 +279,7 @@ class Trainer:
         payload = found.payload
         wanted = self.task.model_signature(self.cfg)
         if payload["model_signature"] != wanted and self.cfg.run.resume != "force":
-            changes = "\n  ".join(_differences(payload["model_signature"], wanted))
+            changes = "\n  ".join(differences(payload["model_signature"], wanted))
             raise ModelConfigMismatch(
                 f"The run folder {self.run_dir} holds a checkpoint of a different model:\n  {changes}\n"
                 "To train this config from scratch, choose another run name (run.name=...). "
@@ -305,6 +297,7 @@ class Trainer:
         self.monitor.load_state_dict(payload["monitor"])
         restore_rng_state(payload["rng"])
         self.resumed_from = found.path
+        self._keep_recorded_start(saved, found.path)
         if self.dist.is_main:
             where = f"epoch {self.progress.epoch + 1}, batch {self.progress.batch}/{self.batches_per_epoch}"
             if self.completion():
@@ -313,6 +306,29 @@ class Trainer:
                 f"Resuming from {found.path.name} (saved {payload['saved_at']}, {payload['reason']}): "
                 f"{where}, step {self.progress.global_step}."
             )
+
+    def _keep_recorded_start(self, saved: DictConfig, checkpoint: Path) -> None:
+        """A resumed run keeps the ``model.init_from`` it started from, in its config.yaml too."""
+        started = saved.model.get("init_from")
+        asked = self.cfg.model.init_from
+        if started is None or started == asked:
+            return
+        if self.dist.is_main:
+            print(
+                f"model.init_from={asked} is not applied: this run resumes from {checkpoint.name}, and a "
+                f"checkpoint always wins (it started from {started}). To start afresh from {asked}, "
+                "choose another run name (run.name=...)."
+            )
+        self.cfg = OmegaConf.merge(self.cfg, {"model": {"init_from": started}})
+
+    def _start_from_init_weights(self) -> None:
+        """A run starting from nothing loads ``model.init_from``'s weights, leaving the random states as
+        they were (so a fresh run's batches and dropout do not depend on how the weights were read)."""
+        rng = capture_rng_state()
+        line = starting_weights.apply(self.cfg, self.task, self.model.get_nn_module())
+        restore_rng_state(rng)
+        if line and self.dist.is_main:
+            print(line)
 
     def _load_weights(self, found: Found) -> bool:
         """Load the checkpoint's weights; True when all fit, so its optimizer state applies too.
@@ -485,6 +501,8 @@ class Trainer:
 
     def run(self) -> TrainResult:
         self.resume()
+        if self.resumed_from is None:
+            self._start_from_init_weights()
         if self.completion():
             print(
                 f"This run is already complete ({self.completion()}); nothing to train. "

@@ -6,8 +6,8 @@ A task's predictor (``colab_utils/inference/<task>.py``) subclasses :class:`Pred
 * ``__init__(payload, device, **options)`` takes its options (keyword arguments with defaults)
   and calls ``super().__init__(payload, device, overrides)``; ``overrides`` are dotted config
   keys applied to the trained config before the network is built
-  (``{"model.min_confidence": 0.3}``). ImageNet weights are never fetched (``model.pretrained``
-  is switched off): the state dict replaces them.
+  (``{"model.min_confidence": 0.3}``). ImageNet weights are never fetched (``model.init_from``
+  is set to none): the state dict replaces them.
 * :meth:`Predictor.model_params` returns the argus params (``nn_module``, ``loss``,
   ``prediction_transform``); by default the task's own ``model_params(cfg)``. Override it when
   the task reads its data there (reid's number of identities): take the value from
@@ -40,6 +40,7 @@ from colab_utils import runtime as rt
 from colab_utils.engine.contract import Task, TrainModel
 from colab_utils.engine.precision import resolve_precision
 from colab_utils.inference.inputs import FrameReport, read_frames
+from colab_utils.starting_weights import NONE
 
 
 class Result:
@@ -179,7 +180,8 @@ class Predictor:
         self.meta: dict[str, Any] = payload["meta"]
         self.device = torch.device(device)
         self.cfg = OmegaConf.create(payload["config"])
-        settings = {"model.pretrained": False} if "pretrained" in self.cfg.get("model", {}) else {}
+        # the state dict replaces any starting weights (files exported before init_from lack the key)
+        settings = {"model.init_from": NONE} if "model" in self.cfg else {}
         for key, value in {**settings, **(overrides or {})}.items():
             OmegaConf.update(self.cfg, key, value)
         self.model = self.build()

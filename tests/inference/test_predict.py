@@ -172,10 +172,10 @@ def test_both_calibration_models_run_on_frames_of_any_size_from_the_export_alone
 
 def test_the_predictor_never_fetches_imagenet_weights(exported, tmp_path):
     payload = load_portable(exported["weights"]["homography"])
-    payload["config"]["model"]["pretrained"] = True  # as the t4 profile trains it: ImageNet weights
+    payload["config"]["model"]["init_from"] = "imagenet"  # as the t4 profile trains it: ImageNet weights
     torch.save(payload, tmp_path / "t4like.pth")
     predictor = load_predictor(tmp_path / "t4like.pth")
-    assert predictor.cfg.model.pretrained is False
+    assert predictor.cfg.model.init_from == "none"
 
 
 @pytest.mark.parametrize("source", ["keypoints", "homography"])

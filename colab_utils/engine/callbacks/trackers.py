@@ -15,19 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from colab_utils.engine.callbacks.base import Callback, EpochEnd, TrainerView
-
-
-def _secret(name: str) -> str | None:
-    if os.environ.get(name):
-        return os.environ[name]
-    try:
-        from google.colab import userdata
-    except ImportError:
-        return None
-    try:
-        return userdata.get(name)
-    except Exception:  # userdata raises its own SecretNotFoundError / NotebookAccessError
-        return None
+from colab_utils.runtime import secret
 
 
 class Trackers(Callback):
@@ -62,7 +50,7 @@ class Trackers(Callback):
             print("W&B logging skipped: install it with `pip install wandb`.")
             return None
         offline = os.environ.get("WANDB_MODE") in ("offline", "disabled")
-        key = _secret("WANDB_API_KEY")
+        key = secret("WANDB_API_KEY")
         if not key and not offline:
             print("W&B logging skipped: add WANDB_API_KEY to Colab Secrets (key icon) or the environment.")
             return None

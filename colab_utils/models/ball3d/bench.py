@@ -5,6 +5,6 @@ from colab_utils.bench.spec import ModelBench
 
 BENCH = ModelBench(
     items="clips",
-    overrides=("model.pretrained=false",),
+    overrides=("model.init_from=none",),
     learning=("data.clips.train=96", "train.epochs=6"),
 )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from argus.utils import deep_to
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from colab_utils.engine.contract import EvalReport, Task, TrainModel
 from colab_utils.models.ball3d.loss import Ball3DLoss
@@ -26,6 +26,7 @@ from colab_utils.models.ball3d.picture import trajectory_picture
 from colab_utils.models.ball3d.samples import GEOMETRY_FEATURES, BallClips, clip_spec
 from colab_utils.models.ball3d.synthetic.clips import BallClip
 from colab_utils.models.ball3d.synthetic.physics import SEGMENT_NAMES
+from colab_utils.starting_weights import imagenet_start
 
 
 def _describe(clip: BallClip) -> str:
@@ -44,6 +45,7 @@ class Ball3DModel(TrainModel):
 
 
 class Ball3D(Task):
+    imagenet_backbone = True
     model_class = Ball3DModel
 
     def prepare_data(self, cfg: DictConfig) -> str:
@@ -67,7 +69,7 @@ class Ball3D(Task):
         return {
             "nn_module": {
                 "backbone": cfg.model.backbone,
-                "pretrained": bool(cfg.model.pretrained),
+                "pretrained": imagenet_start(cfg),
                 "geometry_features": len(GEOMETRY_FEATURES),
                 "embed_dim": int(cfg.model.embed_dim),
                 "tcn_channels": [int(c) for c in cfg.model.tcn_channels],
@@ -92,7 +94,7 @@ class Ball3D(Task):
         return [TrajectoryErrors()]
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
-        return {**OmegaConf.to_container(cfg.model, resolve=True), "features": list(GEOMETRY_FEATURES)}
+        return {**super().model_signature(cfg), "features": list(GEOMETRY_FEATURES)}
 
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the validation clips, and a picture of the highest-flying of the first few."""

@@ -126,7 +126,7 @@ class Baller2VecTask(Task):
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
         steps = int(cfg.data.history) + int(cfg.data.future)
-        return {**OmegaConf.to_container(cfg.model, resolve=True), "max_steps": steps}
+        return {**super().model_signature(cfg), "max_steps": steps}
 
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the held-out windows, and one forecast drawn on the pitch."""

@@ -37,7 +37,8 @@ BENCH = ModelBench(
         "data.synthetic.clips.train=2",
         "data.synthetic.clips.valid=1",
         "data.synthetic.frames=24",
-        "model.pretrained=false",  # no download; the memory estimate then has GroupNorm's larger activations
+        "model.init_from=none",  # no download; the memory estimate then has GroupNorm's larger activations
+        "model.backbone_norm=group",
         "logging.progress=false",
     ),
     epoch=epoch,

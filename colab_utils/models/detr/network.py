@@ -12,10 +12,11 @@ path (``grid_sample``), so no custom CUDA kernel is needed.
 The network takes uint8 images and normalises them itself, so the loader ships bytes.
 
 One change to the library's model, made here by hand: it freezes the backbone's batch norms
-(right for ImageNet weights and 2-4 images per GPU). On a backbone trained from scratch
-(``pretrained: false``) the frozen norms are the identity, and timm zero-initialises the
+(right for ImageNet or COCO weights and 2-4 images per GPU). On a backbone trained from scratch
+(``init_from: none``) the frozen norms are the identity, and timm zero-initialises the
 last norm of every residual block, so those blocks would stay switched off for ever. Such a
-backbone gets trainable GroupNorm instead (from-scratch detectors train well with it).
+backbone gets trainable GroupNorm instead (``backbone_norm: group``; from-scratch detectors
+train well with it).
 """
 
 from __future__ import annotations
@@ -145,8 +146,11 @@ class DetrDetector(nn.Module):
         backbone_lr_factor: float = 0.1,
         dilation: bool = False,
         box_refine: bool = False,
+        backbone_norm: str = "frozen",
     ) -> None:
         super().__init__()
+        if backbone_norm not in ("frozen", "group"):
+            raise ValueError(f"model.backbone_norm={backbone_norm!r} is not one of frozen, group")
         config = detector_config(
             variant,
             backbone,
@@ -166,7 +170,7 @@ class DetrDetector(nn.Module):
         config.label2id = {name: i for i, name in enumerate(classes)}
         self.variant = variant
         self.detector = VARIANTS[variant][1](config)
-        if not pretrained:
+        if backbone_norm == "group":
             _trainable_norms(self.backbone_module())
         self.backbone_lr_factor = float(backbone_lr_factor)
         register_imagenet_stats(self)

@@ -30,6 +30,8 @@ from colab_utils.models.detr.frames import CLASSES, DetectionFrames, collate
 from colab_utils.models.detr.metrics import DetectionMAP, cxcywh_to_frame_xyxy
 from colab_utils.models.detr.network import DetrDetector
 from colab_utils.models.detr.picture import detection_picture
+from colab_utils.models.detr.published import published_detr
+from colab_utils.starting_weights import StartingWeights, imagenet_start
 
 SHAPE_KEYS = (
     "variant",
@@ -41,6 +43,7 @@ SHAPE_KEYS = (
     "heads",
     "dilation",
     "box_refine",
+    "backbone_norm",
 )
 
 
@@ -99,7 +102,14 @@ class DetrModel(TrainModel):
 
 
 class Detr(Task):
+    imagenet_backbone = True
     model_class = DetrModel
+    # the class logits (detr, conditional_detr: one layer; deformable_detr: one per decoder layer)
+    head = ("detector.class_labels_classifier.", "detector.class_embed.")
+
+    def published_weights(self, cfg: DictConfig, source: str) -> StartingWeights | None:
+        """COCO-trained DETRs on the Hub (``facebook/detr-resnet-50`` and the like) via transformers."""
+        return published_detr(cfg, source)
 
     def prepare_data(self, cfg: DictConfig) -> str:
         summary = detr_source.prepare(cfg)
@@ -114,7 +124,7 @@ class Detr(Task):
             "nn_module": {
                 "variant": model.variant,
                 "backbone": model.backbone,
-                "pretrained": bool(model.pretrained),
+                "pretrained": imagenet_start(cfg),
                 "classes": list(CLASSES),
                 "num_queries": int(model.num_queries),
                 "d_model": int(model.d_model),
@@ -126,6 +136,7 @@ class Detr(Task):
                 "backbone_lr_factor": float(model.backbone_lr_factor),
                 "dilation": bool(model.dilation),
                 "box_refine": bool(model.box_refine),
+                "backbone_norm": str(model.backbone_norm),
             },
             "loss": {},
             "prediction_transform": {"variant": model.variant, "top_k": int(cfg.eval.max_detections)},

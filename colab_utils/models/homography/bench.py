@@ -20,7 +20,7 @@ BENCH = ModelBench(
     overrides=(
         "data.source=synthetic",
         "data.synthetic_frames.train=96",
-        "model.pretrained=false",  # same shapes and FLOPs; no download
+        "model.init_from=none",  # same shapes and FLOPs; no download
         "logging.progress=false",
     ),
     epoch=SPLIT_FRAMES,

@@ -33,6 +33,7 @@ from colab_utils.models.homography.fit import HomographyFit
 from colab_utils.models.homography.loss import HomographyLoss
 from colab_utils.models.homography.metrics import HomographyScore, ReprojectionError
 from colab_utils.models.homography.network import ResNetHeatmap
+from colab_utils.starting_weights import imagenet_start
 
 
 class HomographyDecoder:
@@ -84,7 +85,7 @@ class Homography(KeypointFramesTask):
             "nn_module": {
                 "backbone": cfg.model.backbone,
                 "num_keypoints": len(self.keypoints),
-                "pretrained": bool(cfg.model.pretrained),
+                "pretrained": imagenet_start(cfg),
                 "stride": stride,
                 "channels": int(cfg.model.head_channels),
             },

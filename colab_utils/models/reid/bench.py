@@ -44,7 +44,7 @@ def extra(task: Task, cfg: DictConfig, batch: object) -> list[str]:
 BENCH = ModelBench(
     items="crops",
     overrides=(
-        "model.pretrained=false",
+        "model.init_from=none",
         "data.source=synthetic",
         "data.synthetic_actions.train=300",
         "data.synthetic_actions.valid=8",

@@ -62,7 +62,7 @@ def build_backbone(arch: str, pretrained: bool) -> nn.Module:
             f"Could not load the ImageNet weights of {arch} ({type(err).__name__}: {err}). torchreid "
             "downloads them from Google Drive with gdown, which refuses popular files for a while: run the "
             f"cell again later, or save the file yourself as {cached}, or train from scratch with "
-            "model.pretrained=false."
+            "model.init_from=none."
         ) from err
     model.classifier = nn.Identity()  # in training mode torchreid returns classifier(feature)
     return model

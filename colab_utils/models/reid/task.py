@@ -26,6 +26,7 @@ from colab_utils.models.reid.network import ReidNet, parameter_groups
 from colab_utils.models.reid.picture import RankedQuery, ranking_picture
 from colab_utils.models.reid.samples import ReidCrops, training_identities
 from colab_utils.models.reid.sampling import IdentityBatches
+from colab_utils.starting_weights import imagenet_start
 
 
 class ReidModel(TrainModel):
@@ -41,7 +42,10 @@ class ReidModel(TrainModel):
 
 
 class Reid(Task):
+    imagenet_backbone = True
     model_class = ReidModel
+    # one row per training identity: weights from another dataset (model.init_from) load the rest
+    head = ("classifier.", "centers")
 
     def prepare_data(self, cfg: DictConfig) -> str:
         """Download or generate, extract and verify; then say what training will draw from."""
@@ -78,7 +82,7 @@ class Reid(Task):
                 "arch": cfg.model.arch,
                 "num_classes": self.num_classes(cfg),
                 "embed_dim": int(cfg.model.embed_dim),
-                "pretrained": bool(cfg.model.pretrained),
+                "pretrained": imagenet_start(cfg),
             },
             "loss": {
                 "margin": float(loss.triplet_margin),

@@ -23,6 +23,7 @@ from colab_utils.calibration.task import KeypointFramesTask, KeypointHeatmapMode
 from colab_utils.engine.contract import EvalReport, TrainModel
 from colab_utils.geometry.keypoints import NAMES_57, WORLD_57
 from colab_utils.models.sportlight_hrnet57.network import HRNetHeatmap
+from colab_utils.starting_weights import imagenet_start
 
 
 class HeatmapDecoder:
@@ -53,7 +54,7 @@ class SportlightHRNet57(KeypointFramesTask):
             "nn_module": {
                 "backbone": cfg.model.backbone,
                 "num_keypoints": len(self.keypoints),
-                "pretrained": bool(cfg.model.pretrained),
+                "pretrained": imagenet_start(cfg),
             },
             "loss": {
                 "stride": stride,

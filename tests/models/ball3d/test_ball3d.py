@@ -278,7 +278,7 @@ def test_t4_profile_reports_what_it_patched(folders, capsys):
 
 
 def test_the_t4_network_runs_efficientnet_b3_on_every_frame(folders):
-    cfg = load_config(MODEL, "t4", ["model.pretrained=false"], verbose=False)
+    cfg = load_config(MODEL, "t4", ["model.init_from=none"], verbose=False)
     model = get_task(MODEL).build_model(cfg, torch.device("cpu"))
     net = model.get_nn_module().to("meta")
     frames, size = int(cfg.data.frames), int(cfg.data.crop_size)

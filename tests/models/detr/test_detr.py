@@ -258,7 +258,10 @@ def test_large_frames_are_decoded_at_a_fraction_of_their_size(clips, tmp_path):
 
 
 def _tiny(variant: str, pretrained: bool = False) -> DetrDetector:
-    return DetrDetector(variant, "test_resnet", pretrained, CLASSES, 8, 32, [1, 2], 64, 2, 0.0, True)
+    norm = "frozen" if pretrained else "group"
+    return DetrDetector(
+        variant, "test_resnet", pretrained, CLASSES, 8, 32, [1, 2], 64, 2, 0.0, True, backbone_norm=norm
+    )
 
 
 @pytest.mark.parametrize("variant", ["detr", "conditional_detr", "deformable_detr"])

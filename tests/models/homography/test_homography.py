@@ -37,7 +37,7 @@ def prepared(folders):
     """``prepared(*overrides, profile=...)``: a config whose synthetic frames are generated and verified."""
 
     def make(*overrides: str, profile: str = "t4"):
-        cfg = load_config(MODEL, profile, ["model.pretrained=false", *SMALL_DATA, *overrides], verbose=False)
+        cfg = load_config(MODEL, profile, ["model.init_from=none", *SMALL_DATA, *overrides], verbose=False)
         prepare_data(cfg)
         return cfg
 

@@ -391,7 +391,7 @@ def test_centres_are_trained_and_checkpointed_without_weight_decay(smoke_cfg):
 def test_t4_profile_and_the_osnet_training_flops(folders, capsys):
     load_config(MODEL, "t4")
     assert "train.amp  auto -> fp16  (profile t4)" in capsys.readouterr().out
-    cfg = load_config(MODEL, "t4", ["model.pretrained=false"], verbose=False)
+    cfg = load_config(MODEL, "t4", ["model.init_from=none"], verbose=False)
     assert get_task(MODEL).identities_per_batch(cfg) == 16 and list(cfg.data.input_size) == [128, 256]
     images = torch.zeros(4, 3, 256, 128, dtype=torch.uint8)
     target = {
@@ -419,7 +419,7 @@ def test_imagenet_weights_that_cannot_be_fetched_say_what_to_do(monkeypatch, tmp
         Path(output).write_bytes(b"<html>Too many users have viewed or downloaded this file")
 
     monkeypatch.setattr(gdown, "download", refuse)
-    with pytest.raises(RuntimeError, match=r"model\.pretrained=false") as error:
+    with pytest.raises(RuntimeError, match=r"model\.init_from=none") as error:
         build_backbone("osnet_x0_25", pretrained=True)
     assert str(partial) in str(error.value) and not partial.exists()
     with pytest.raises(ValueError, match="osnet_x1_0"):
