@@ -1,18 +1,23 @@
-"""How long will this take? Training FLOPs x samples / (GPU peak x efficiency).
+"""How long will this take? The slower of the GPU and the data loader.
 
-The FLOPs are counted, not guessed: one training step (forward, loss, backward) of the
-real network on a real batch's shapes runs on PyTorch's "meta" device under
-``FlopCounterMode``, which costs no memory and no arithmetic. The efficiency is an
-assumption: 15 % of the GPU's dense fp16/bf16 tensor peak, which matches the one public
-data point for this kind of model (HRNet-W48 at 960x540, ~27 min per epoch of 16,463
-frames on a 24 GB card with AMP). The progress bar's rate during the first epoch is the
-measurement that replaces it.
+The GPU's time is training FLOPs x samples / (GPU peak x efficiency). The FLOPs are counted,
+not guessed: one training step (forward, loss, backward) of the real network on a real batch's
+shapes runs on PyTorch's "meta" device under ``FlopCounterMode``, which costs no memory and no
+arithmetic. The efficiency is an assumption: 15 % of the GPU's dense fp16/bf16 tensor peak,
+which matches the one public data point for this kind of model (HRNet-W48 at 960x540, ~27 min
+per epoch of 16,463 frames on a 24 GB card with AMP). The loader's time is the epoch's samples
+at the rate the training loader reached in a few seconds of loading on this runtime's cores
+(:func:`time_loader`): on Colab's two cores it, not the GPU, can set the pace. Once training
+runs, the progress bar's measured rate replaces both.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from argus.utils import deep_to
@@ -20,6 +25,7 @@ from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from colab_utils.engine.contract import Task
+from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.runtime import GPU
 
 PEAK_TFLOPS = {
@@ -79,11 +85,55 @@ def training_flops(task: Task, cfg: DictConfig, batch: object) -> float:
     return float(counter.get_total_flops())
 
 
+class LoaderTiming(NamedTuple):
+    rate: float  # samples/s
+    first_batch: Any
+    first_size: int  # samples in the first batch
+
+
+def time_loader(
+    sampler: ResumableBatchSampler,
+    loader: Iterable,
+    batches: int | None = None,
+    seconds: float | None = None,
+    epoch: int = 0,
+) -> LoaderTiming:
+    """Samples/s of ``loader`` (driven by ``sampler``), timed after its first batch (the workers
+    have started) for ``batches`` batches, or for ``seconds`` and at least 3 batches; it runs into
+    further epochs when one is shorter."""
+    done, items, started, first = 0, 0, 0.0, None
+    while True:
+        sampler.set_epoch(epoch)
+        for batch_keys, batch in zip(sampler, loader, strict=True):
+            if first is None:
+                started, first = time.perf_counter(), (batch, len(batch_keys))
+                continue
+            done, items = done + 1, items + len(batch_keys)
+            elapsed = time.perf_counter() - started
+            if done == batches or (seconds is not None and elapsed >= seconds and done >= 3):
+                return LoaderTiming(items / elapsed, *first)
+        epoch += 1
+
+
 @dataclass(frozen=True)
 class Estimate:
+    """One epoch's time on a GPU: its FLOPs at the assumed efficiency, or loading, whichever is slower."""
+
     flops_per_sample: float
-    seconds_per_epoch: float
+    gpu_seconds_per_epoch: float
     epochs: int
+    loader_rate: float | None = None  # samples/s this runtime's training loader reached
+    loader_seconds_per_epoch: float | None = None
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return max(self.gpu_seconds_per_epoch, self.loader_seconds_per_epoch or 0.0)
+
+    @property
+    def bound(self) -> str:
+        """What sets the pace: "the GPU" or "the loader"."""
+        loader = self.loader_seconds_per_epoch
+        return "the loader" if loader is not None and loader > self.gpu_seconds_per_epoch else "the GPU"
 
     @property
     def hours(self) -> float:
@@ -94,11 +144,19 @@ class Estimate:
         return max(1, math.ceil(self.hours / SESSION_HOURS))
 
     def text(self, gpu: GPU) -> str:
+        loading = "loading not measured"
+        if self.loader_seconds_per_epoch is not None:
+            loading = (
+                f"~{self.loader_seconds_per_epoch / 60:.1f} min of loading (this runtime's loader: "
+                f"{self.loader_rate:,.1f} samples/s)"
+            )
         return (
-            f"Estimate on {gpu.name}: {self.flops_per_sample / 1e9:.0f} GFLOP per training sample, "
-            f"~{self.seconds_per_epoch / 60:.0f} min per epoch, {self.epochs} epochs = ~{self.hours:.0f} h "
-            f"= ~{self.sessions} Colab session(s) of {SESSION_HOURS:g} h (assumes {ASSUMED_EFFICIENCY:.0%} "
-            "of the GPU's fp16/bf16 peak; early stopping may end sooner; the progress bar has the real rate)."
+            f"Estimate on {gpu.name}: {self.flops_per_sample / 1e9:.1f} GFLOP per training sample; per epoch "
+            f"~{self.gpu_seconds_per_epoch / 60:.1f} min of GPU work (at {ASSUMED_EFFICIENCY:.0%} of its "
+            f"fp16/bf16 peak) and {loading}: {self.bound} sets the pace, "
+            f"~{self.seconds_per_epoch / 60:.1f} min per epoch, {self.epochs} epochs = ~{self.hours:.1f} h "
+            f"= ~{self.sessions} Colab session(s) of {SESSION_HOURS:g} h (early stopping may end sooner; "
+            "the progress bar's 'left' is the measured rate)."
         )
 
 
@@ -110,14 +168,21 @@ def estimate(
     train_samples: int,
     val_samples: int,
     gpu: GPU,
+    loader_rate: float | None = None,
 ) -> Estimate | None:
-    """Time per epoch (training + validation) for the full recipe on ``gpu``; None if its peak is unknown."""
+    """Time per epoch (training + validation) for the full recipe on ``gpu``; None if its peak is unknown.
+
+    ``loader_rate`` (training samples/s measured on this runtime) bounds it from below; validation
+    is assumed to load as fast.
+    """
     peak = peak_tflops(gpu)
     if peak is None:
         return None
     per_sample = training_flops(task, cfg, batch) / batch_size
     work = per_sample * train_samples + per_sample / 3 * val_samples  # validation: forward only
-    return Estimate(per_sample, work / (peak * 1e12 * ASSUMED_EFFICIENCY), int(cfg.train.epochs))
+    loading = (train_samples + val_samples) / loader_rate if loader_rate else None
+    gpu_seconds = work / (peak * 1e12 * ASSUMED_EFFICIENCY)
+    return Estimate(per_sample, gpu_seconds, int(cfg.train.epochs), loader_rate, loading)
 
 
 def _to_fake(module: torch.nn.Module, mode: object) -> None:

@@ -40,7 +40,7 @@ from colab_utils.engine.checkpoint import CheckpointStore, Found
 from colab_utils.engine.contract import Task, differences
 from colab_utils.engine.distributed import Distributed, init_distributed, shutdown_distributed
 from colab_utils.engine.drive_errors import DriveWriter
-from colab_utils.engine.estimate import estimate
+from colab_utils.engine.estimate import estimate, time_loader
 from colab_utils.engine.interrupt import DeferredInterrupt
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.oom import (
@@ -61,6 +61,7 @@ from colab_utils.errors import UserError
 
 CHECKPOINT_FORMAT = "colab_utils.checkpoint/1"
 BUDGET_MARGIN_S = 120.0
+LOADER_PROBE_S = 5.0  # seconds of loading the time estimate measures
 STOP_MESSAGES = {
     "interrupted": "Checkpoint saved at step {step}. Run the cell again to continue.",
     "time_budget": (
@@ -385,13 +386,17 @@ class Trainer:
     # ----------------------------------------------------------------- the loop
 
     def _print_estimate(self) -> None:
-        """Before a GPU run: expected time per epoch and Colab sessions for the whole recipe."""
+        """Before a GPU run: expected time per epoch, what bounds it, and Colab sessions for the recipe.
+
+        The loader is timed for a few seconds here, on its own cores; the sampler is set again
+        when the epoch starts, so this changes nothing the training sees.
+        """
         if self.gpu is None or self.device.type != "cuda":
             return
-        size = min(int(self.cfg.train.batch_size), len(self.train_set))
-        collate = self.task.collate_fn() or torch.utils.data.default_collate
-        batch = collate([self.train_set[(0, index)] for index in range(size)])
-        found = estimate(self.task, self.cfg, batch, size, *self.sizes, self.gpu)
+        timing = time_loader(self.sampler, self.train_loader, seconds=LOADER_PROBE_S)
+        found = estimate(
+            self.task, self.cfg, timing.first_batch, timing.first_size, *self.sizes, self.gpu, timing.rate
+        )
         print(found.text(self.gpu) if found else f"No time estimate: peak FLOP/s of {self.gpu.name} unknown.")
 
     def lr(self) -> float:

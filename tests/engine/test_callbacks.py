@@ -13,7 +13,7 @@ from colab_utils.engine.callbacks.drive import DriveNotes
 from colab_utils.engine.callbacks.history import History
 from colab_utils.engine.callbacks.live_curves import LiveCurves
 from colab_utils.engine.callbacks.loader_wait import LoaderWait
-from colab_utils.engine.callbacks.progress_bar import ProgressBar
+from colab_utils.engine.callbacks.progress_bar import ProgressBar, left_text, run_time_left
 from colab_utils.engine.callbacks.trackers import Trackers
 from colab_utils.engine.trainer import fit
 from colab_utils.registry import get_task
@@ -99,3 +99,15 @@ def test_the_default_callbacks_follow_the_logging_settings(toy_config):
     assert kinds[0] is ProgressBar and kinds[-2:] == [Trackers, LiveCurves]
     history = next(c for c in full if isinstance(c, History))
     assert full[-1].history is history  # the curves are drawn from the rows metrics.csv holds
+
+
+def test_the_time_left_counts_the_remaining_batches_and_validations():
+    # epoch 3 of 30 (index 2) with 10 of its 100 batches done: 2,790 batches and 28 validations left
+    assert run_time_left(30, 2, 10, 100, batch_s=0.5, validation_s=60.0) == 2790 * 0.5 + 28 * 60.0
+    assert left_text(13 * 3600) == "13.0 h (2 sessions)" and left_text(600) == "0.2 h (1 session)"
+
+
+def test_the_progress_bar_shows_the_time_the_run_has_left(toy_config, capsys):
+    cfg = toy_config("data.num_workers=0", "logging.progress=true", "train.epochs=1")
+    assert fit(cfg, get_task(cfg.task)).status == "finished"
+    assert "left=0.0 h (1 session)" in capsys.readouterr().err

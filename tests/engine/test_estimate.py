@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.engine.contract import Task, TrainModel
-from colab_utils.engine.estimate import FLOP_FIXES, Estimate, peak_tflops, training_flops
+from colab_utils.engine.estimate import FLOP_FIXES, Estimate, peak_tflops, time_loader, training_flops
 from colab_utils.runtime import GPU
 
 
@@ -27,9 +27,39 @@ def test_peaks_are_found_by_name_and_sessions_round_up():
     assert peak_tflops(GPU("Tesla T4", 15, (7, 5))) == 65.0
     assert peak_tflops(GPU("NVIDIA A100-SXM4-40GB", 40, (8, 0))) == 312.0
     assert peak_tflops(GPU("Quadro RTX 5000", 16, (7, 5))) is None
-    estimate = Estimate(flops_per_sample=1e12, seconds_per_epoch=1200.0, epochs=100)
+    estimate = Estimate(flops_per_sample=1e12, gpu_seconds_per_epoch=1200.0, epochs=100)
     assert estimate.hours == pytest.approx(33.33, abs=0.01)
     assert estimate.sessions == 3  # 33.3 h in sessions of 11.5 h
+
+
+def test_the_slower_of_gpu_and_loader_sets_the_epoch_and_the_text_says_which():
+    t4 = GPU("Tesla T4", 15, (7, 5))
+    starved = Estimate(
+        1e9, gpu_seconds_per_epoch=120.0, epochs=30, loader_rate=20.0, loader_seconds_per_epoch=2400.0
+    )
+    assert starved.seconds_per_epoch == 2400.0 and starved.sessions == 2  # 20 h
+    assert "the loader sets the pace, ~40.0 min per epoch" in starved.text(t4)
+    fed = Estimate(
+        1e9, gpu_seconds_per_epoch=120.0, epochs=30, loader_rate=900.0, loader_seconds_per_epoch=60.0
+    )
+    assert fed.seconds_per_epoch == 120.0 and "the GPU sets the pace" in fed.text(t4)
+
+
+def test_the_loader_is_timed_after_its_first_batch_across_epochs():
+    from colab_utils.engine.sampling import ResumableBatchSampler, ShuffledBatches
+
+    sampler = ResumableBatchSampler(ShuffledBatches(size=8, batch_size=4, seed=0))
+    seen = []
+
+    class Loader:  # as a DataLoader does, each pass follows the sampler's current epoch
+        def __iter__(self):
+            for keys in sampler:
+                seen.append(keys[0][0])
+                yield keys
+
+    timing = time_loader(sampler, Loader(), batches=5)
+    assert timing.rate > 0 and timing.first_size == 4 and len(timing.first_batch) == 4
+    assert seen == [0, 0, 1, 1, 2, 2]  # the first batch plus 5 timed ones, two per epoch
 
 
 class _Depthwise(torch.nn.Module):

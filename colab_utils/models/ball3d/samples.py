@@ -1,10 +1,12 @@
 """ball3d samples: a synthetic clip, computed from its index, as the network's tensors.
 
-Nothing is stored: clip ``i`` of a split is generated from the seed sequence
-(``data.content_seed``, split, i), so it is the same clip in every epoch, on every worker
-and after a resume, and 50,000 clips cost no disk. Training and validation clips come
-from different split numbers, so validation is held out. The engine's per-sample ``rng``
-is used only for training-time augmentation (colour and contrast jitter of the crops).
+Clip ``i`` of a split is generated from the seed sequence (``data.content_seed``, split, i),
+so it is the same clip in every epoch, on every worker and after a resume. Rendering a clip
+costs a core ~90 ms, 20x what a T4 allows, so training reads the clips the data step rendered
+once into shards (:mod:`colab_utils.models.ball3d.shards`); without shards they are rendered
+when loaded. Training and validation clips come from different split numbers, so validation
+is held out. The engine's per-sample ``rng`` is used only for training-time augmentation
+(colour and contrast jitter of the crops).
 
 Per frame the network gets the crop and a geometry vector (:data:`GEOMETRY_FEATURES`); the
 decoding of its output needs the camera's position, the pixel-to-ray matrix, the track
@@ -13,8 +15,9 @@ point, the ground depth and the crop scale, which travel with the inputs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import torch
 from omegaconf import DictConfig
@@ -23,6 +26,9 @@ from colab_utils.engine.contract import SampleDataset
 from colab_utils.geometry.rays import MAX_DEPTH_M, pixel_rays, pixel_to_ray_matrix
 from colab_utils.models.ball3d.synthetic.clips import BallClip, ClipSpec, make_clip
 from colab_utils.models.ball3d.synthetic.physics import BallParams
+
+if TYPE_CHECKING:
+    from colab_utils.models.ball3d.shards import ClipShards
 
 SPLITS = {"train": 0, "valid": 1}
 DEPTH_UNIT_M = 50.0
@@ -90,20 +96,68 @@ def geometry_features(clip: BallClip, spec: ClipSpec) -> np.ndarray:
     ).astype(np.float32)
 
 
-def _jitter(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Colour and contrast jitter of a clip's crops (one draw per clip: a camera's look)."""
+def jitter_table(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Colour and contrast jitter of a clip's crops (one draw per clip: a camera's look), as a
+    (1, 256, 3) lookup table: the jitter is affine per channel, so ``cv2.LUT`` applies it in one pass."""
     gain = rng.uniform(0.75, 1.25) * rng.uniform(0.93, 1.07, 3)
-    mean = crops.mean(axis=(0, 1, 2))
+    mean = np.asarray(cv2.mean(crops.reshape(-1, crops.shape[-2], 3))[:3])
     contrast = rng.uniform(0.8, 1.2)
-    out = (crops.astype(np.float32) - mean) * contrast + mean
-    return np.clip(out * gain.astype(np.float32) + rng.uniform(-12, 12), 0, 255).astype(np.uint8)
+    offset = rng.uniform(-12, 12)
+    levels = np.arange(256, dtype=np.float64)[:, None]
+    table = ((levels - mean) * contrast + mean) * gain + offset
+    return np.clip(table, 0, 255).astype(np.uint8)[None]
+
+
+def jitter(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``crops`` (T, S, S, 3) uint8 with the clip's colour and contrast jitter applied."""
+    flat = crops.reshape(-1, crops.shape[-2], 3)
+    return cv2.LUT(flat, jitter_table(crops, rng)).reshape(crops.shape)
+
+
+def clip_arrays(clip: BallClip, spec: ClipSpec) -> dict[str, np.ndarray]:
+    """Everything a sample holds but the crops, as the arrays the network's tensors are made of."""
+    return {
+        "geometry": geometry_features(clip, spec),
+        "origin": np.stack([c.position for c in clip.cameras]).astype(np.float32),
+        "rays": np.stack([pixel_to_ray_matrix(c) for c in clip.cameras]).astype(np.float32),
+        "track": clip.track.astype(np.float32),
+        "ground_depth": clip.ground_depth.astype(np.float32),
+        "crop_scale": clip.crop_scales.astype(np.float32),
+        "position": clip.positions.astype(np.float32),
+        "uv": clip.uv.astype(np.float32),
+        "visible": clip.visible,
+        "detected": clip.detected,
+        "labels": clip.labels.astype(np.int64),
+        "baseline": ground_baseline(clip).astype(np.float32),
+    }
+
+
+INPUTS = ("geometry", "origin", "rays", "track", "ground_depth", "crop_scale")
+TARGETS = ("position", "uv", "visible", "detected", "labels", "baseline")
+
+
+def sample_tensors(crops: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """``(inputs, target)`` of one clip from its crops (T, S, S, 3) and :func:`clip_arrays`."""
+    inputs = {"crops": torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2)))}
+    inputs.update({name: torch.from_numpy(np.array(arrays[name])) for name in INPUTS})
+    return inputs, {name: torch.from_numpy(np.array(arrays[name])) for name in TARGETS}
 
 
 class BallClips(SampleDataset):
-    """``size`` clips of one split; sample i is ``(inputs, target)`` dictionaries of tensors."""
+    """``size`` clips of one split; sample i is ``(inputs, target)`` dictionaries of tensors.
+
+    With ``shards`` (rendered once by :mod:`colab_utils.models.ball3d.shards`) a sample is read
+    from disk; without, it is rendered when loaded.
+    """
 
     def __init__(
-        self, spec: ClipSpec, size: int, content_seed: int, split: str, augment: bool = False
+        self,
+        spec: ClipSpec,
+        size: int,
+        content_seed: int,
+        split: str,
+        augment: bool = False,
+        shards: ClipShards | None = None,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
@@ -112,6 +166,7 @@ class BallClips(SampleDataset):
         self.content_seed = int(content_seed)
         self.split = split
         self.augment = augment
+        self.shards = shards
 
     def __len__(self) -> int:
         return self.size
@@ -122,25 +177,9 @@ class BallClips(SampleDataset):
         return make_clip(np.random.default_rng(seed), self.spec)
 
     def get(self, index: int, rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
-        clip = self.clip(index)
-        crops = _jitter(clip.crops, rng) if self.augment else clip.crops
-        inputs = {
-            "crops": torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2))),
-            "geometry": torch.from_numpy(geometry_features(clip, self.spec)),
-            "origin": torch.from_numpy(np.stack([c.position for c in clip.cameras]).astype(np.float32)),
-            "rays": torch.from_numpy(
-                np.stack([pixel_to_ray_matrix(c) for c in clip.cameras]).astype(np.float32)
-            ),
-            "track": torch.from_numpy(clip.track.astype(np.float32)),
-            "ground_depth": torch.from_numpy(clip.ground_depth.astype(np.float32)),
-            "crop_scale": torch.from_numpy(clip.crop_scales.astype(np.float32)),
-        }
-        target = {
-            "position": torch.from_numpy(clip.positions.astype(np.float32)),
-            "uv": torch.from_numpy(clip.uv.astype(np.float32)),
-            "visible": torch.from_numpy(clip.visible),
-            "detected": torch.from_numpy(clip.detected),
-            "labels": torch.from_numpy(clip.labels.astype(np.int64)),
-            "baseline": torch.from_numpy(ground_baseline(clip).astype(np.float32)),
-        }
-        return inputs, target
+        if self.shards is not None:
+            crops, arrays = self.shards.read(index)
+        else:
+            clip = self.clip(index)
+            crops, arrays = clip.crops, clip_arrays(clip, self.spec)
+        return sample_tensors(jitter(crops, rng) if self.augment else crops, arrays)

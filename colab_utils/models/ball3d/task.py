@@ -11,6 +11,7 @@ and in ``configs/ball3d.yaml``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from colab_utils.models.ball3d.metrics import TrajectoryErrors
 from colab_utils.models.ball3d.network import Ball3DNet, decode
 from colab_utils.models.ball3d.picture import trajectory_picture
 from colab_utils.models.ball3d.samples import GEOMETRY_FEATURES, BallClips, clip_spec
+from colab_utils.models.ball3d.shards import ClipShards, build_shards, shard_folder
 from colab_utils.models.ball3d.synthetic.clips import BallClip
 from colab_utils.models.ball3d.synthetic.physics import SEGMENT_NAMES
 from colab_utils.starting_weights import imagenet_start
@@ -49,19 +51,23 @@ class Ball3D(Task):
     model_class = Ball3DModel
 
     def prepare_data(self, cfg: DictConfig) -> str:
-        """Nothing to download or write: say what will be generated, and time one clip."""
+        """Render the clips once into shards (``data.render_once``), and say what was generated."""
         spec = clip_spec(cfg)
-        train, valid = self.datasets(cfg)
+        train, valid = self._splits(cfg)
+        stored = "generated from their index when loaded (nothing stored)"
+        if cfg.data.render_once:
+            workers = max(1, int(cfg.data.num_workers))
+            folders = [build_shards(Path(cfg.run.data_dir), split, workers) for split in (train, valid)]
+            stored = f"rendered once into verified shards in {folders[0].parent}"
         started = time.perf_counter()
         clip = valid.clip(0)
         seconds = time.perf_counter() - started
         return (
-            f"ball3d: synthetic clips, generated from their index when loaded (nothing downloaded or "
-            f"stored): {len(train):,} training and {len(valid):,} validation clips of {spec.frames} frames "
-            f"at {spec.fps:g} fps ({spec.frames / spec.fps:.2f} s), {spec.crop_size}x{spec.crop_size} crops "
-            f"from {spec.frame_size[0]}x{spec.frame_size[1]} broadcast frames. One clip took "
-            f"{seconds * 1000:.0f} ms here (validation clip 0: {_describe(clip)}, "
-            f"{int(clip.detected.sum())}/{spec.frames} frames detected)."
+            f"ball3d: synthetic clips, {stored}: {len(train):,} training and {len(valid):,} validation clips "
+            f"of {spec.frames} frames at {spec.fps:g} fps ({spec.frames / spec.fps:.2f} s), "
+            f"{spec.crop_size}x{spec.crop_size} crops from {spec.frame_size[0]}x{spec.frame_size[1]} "
+            f"broadcast frames. Rendering one clip took {seconds * 1000:.0f} ms here (validation clip 0: "
+            f"{_describe(clip)}, {int(clip.detected.sum())}/{spec.frames} frames detected)."
         )
 
     def model_params(self, cfg: DictConfig) -> dict[str, Any]:
@@ -84,11 +90,19 @@ class Ball3D(Task):
             },
         }
 
-    def datasets(self, cfg: DictConfig) -> tuple[BallClips, BallClips]:
+    def _splits(self, cfg: DictConfig) -> tuple[BallClips, BallClips]:
         spec, data = clip_spec(cfg), cfg.data
         train = BallClips(spec, int(data.clips.train), int(data.content_seed), "train", bool(data.augment))
         valid = BallClips(spec, int(data.clips.valid), int(data.content_seed), "valid")
         return train, valid
+
+    def datasets(self, cfg: DictConfig) -> tuple[BallClips, BallClips]:
+        """The two splits, read from the data step's shards when ``data.render_once`` (else rendered)."""
+        splits = self._splits(cfg)
+        if cfg.data.render_once:
+            for split in splits:
+                split.shards = ClipShards(shard_folder(Path(cfg.run.data_dir), split), len(split))
+        return splits
 
     def metrics(self, cfg: DictConfig) -> list:
         return [TrajectoryErrors()]
