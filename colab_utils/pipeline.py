@@ -16,13 +16,18 @@ from colab_utils.engine.contract import EvalReport
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.oom import with_recorded_stepdown
 from colab_utils.engine.precision import resolve_precision
-from colab_utils.engine.trainer import TrainResult, fit, make_val_loader
+from colab_utils.engine.trainer import TrainResult, check_run_folder, fit, make_val_loader
 from colab_utils.registry import get_task
 
 
 def prepare_data(cfg: DictConfig) -> str:
-    """Download or generate the model's data on local disk, verify it, print what was found."""
-    summary = get_task(cfg.task).prepare_data(cfg)
+    """Download or generate the model's data on local disk, verify it, print what was found.
+
+    First the run folder is checked: a checkpoint of another model there is reported before
+    gigabytes are downloaded for a training that could not start."""
+    task = get_task(cfg.task)
+    check_run_folder(cfg, task)
+    summary = task.prepare_data(cfg)
     print(summary)
     return summary
 

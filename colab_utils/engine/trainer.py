@@ -96,6 +96,30 @@ def _differences(old: Any, new: Any, prefix: str = "model") -> list[str]:
     return [] if old == new else [f"{prefix}: checkpoint {old!r}, config {new!r}"]
 
 
+def check_fits(cfg: DictConfig, task: Task, payload: dict[str, Any]) -> None:
+    """Refuse a checkpoint of a differently shaped model, unless ``run.resume=force``."""
+    wanted = task.model_signature(cfg)
+    if payload["model_signature"] == wanted or cfg.run.resume == "force":
+        return
+    changes = "\n  ".join(_differences(payload["model_signature"], wanted))
+    raise ModelConfigMismatch(
+        f"The run folder {cfg.run.dir} holds a checkpoint of a different model:\n  {changes}\n"
+        "To train this config from scratch, choose another run name (run.name=...; in a notebook, "
+        "RUN_NAME). To go on from the checkpoint's weights that still fit (the others start afresh), "
+        "set run.resume=force."
+    )
+
+
+def check_run_folder(cfg: DictConfig, task: Task) -> None:
+    """Before any download: the run folder's newest checkpoint must fit ``cfg``'s model.
+
+    The data step calls it, so a wrong run name costs seconds, not a download and a mismatch at train.
+    """
+    found = CheckpointStore(Path(cfg.run.dir) / "checkpoints").newest_valid(map_location="cpu")
+    if found is not None:
+        check_fits(cfg, task, found.payload)
+
+
 def session_clock(cfg: DictConfig, runtime_clock: rt.Clock | None) -> rt.Clock:
     """The deadline to stop before: ``run.time_budget_h`` if set, else the runtime's budget.
 
@@ -285,15 +309,7 @@ class Trainer:
         if found is None:
             return
         payload = found.payload
-        wanted = self.task.model_signature(self.cfg)
-        if payload["model_signature"] != wanted and self.cfg.run.resume != "force":
-            changes = "\n  ".join(_differences(payload["model_signature"], wanted))
-            raise ModelConfigMismatch(
-                f"The run folder {self.run_dir} holds a checkpoint of a different model:\n  {changes}\n"
-                "To train this config from scratch, choose another run name (run.name=...). "
-                "To go on from the checkpoint's weights that still fit (the others start afresh), set "
-                "run.resume=force."
-            )
+        check_fits(self.cfg, self.task, payload)
         if self._load_weights(found):
             self.model.optimizer.load_state_dict(payload["optimizer"])
             self.model.scaler.load_state_dict(payload["scaler"])
