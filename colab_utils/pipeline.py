@@ -33,13 +33,16 @@ def prepare_data(cfg: DictConfig) -> str:
 
 
 def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
-    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint.
+    """Train ``cfg``'s model in its run folder, resuming from the newest valid checkpoint, and
+    print what came of it in a few lines (status, epochs, best metric, where the weights are).
 
     When CUDA runs out of memory, training steps down ``train.oom_ladder`` (see
     :func:`colab_utils.engine.trainer.fit`) and goes on from the newest checkpoint; the result's
     ``config`` holds the settings it finished with.
     """
-    return fit(cfg, get_task(cfg.task), runtime)
+    result = fit(cfg, get_task(cfg.task), runtime)
+    print(result.summary())
+    return result
 
 
 def load_trained_model(cfg: DictConfig, device: torch.device | None = None) -> tuple[TrainModel, str]:
@@ -70,6 +73,10 @@ def evaluate(cfg: DictConfig) -> EvalReport:
     if val_set is None:
         raise ValueError(f"{cfg.run.model} has no validation set to evaluate on.")
     report = task.evaluate(cfg, model, make_val_loader(task, val_set, cfg))
+    if report.figure is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(report.figure)  # shown once, by the notebook, not also by the inline backend
     print(f"{cfg.run.model}, weights from {source}:")
     print(report.table())
     return report

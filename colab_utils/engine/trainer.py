@@ -71,6 +71,16 @@ STOP_MESSAGES["stopped_by_peer"] = STOP_MESSAGES["time_budget"]
 T = TypeVar("T")
 
 
+STATUS_TEXT = {
+    "finished": "finished",
+    "early_stopped": "stopped early (no improvement within train.early_stopping_patience)",
+    "max_steps": "reached train.max_steps",
+    "time_budget": "stopped before the session's time budget ran out: Run all again to continue",
+    "stopped_by_peer": "stopped before the session's time budget ran out: Run all again to continue",
+    "already_finished": "already complete: nothing trained (raise train.epochs to continue it)",
+}
+
+
 @dataclass
 class TrainResult:
     status: str  # finished | early_stopped | max_steps | time_budget | already_finished
@@ -81,6 +91,24 @@ class TrainResult:
     best_path: Path | None
     resumed_from: Path | None
     config: DictConfig  # the settings it finished with: out-of-memory step-downs included
+
+    def summary(self) -> str:
+        """What a person wants to know when training ends, in a few lines."""
+        cfg = self.config
+        best = "none yet" if self.best_metric is None else f"{self.best_metric:.4g}"
+        weights = self.best_path or f"{self.run_dir / 'checkpoints'} (no best.pth yet)"
+        lines = [
+            f"Training {STATUS_TEXT.get(self.status, self.status)}.",
+            f"  epochs     {self.epochs_done} of {cfg.train.epochs} (step {self.global_step})",
+            f"  best       {cfg.train.monitor} {best}",
+            f"  weights    {weights}",
+        ]
+        if cfg.profile == "smoke":
+            lines.append("  (a smoke run: metrics of about 0 are expected, the network has barely trained)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
 
 
 class ModelConfigMismatch(UserError, ValueError):
@@ -206,7 +234,7 @@ class Trainer:
         self.drive = DriveWriter(self.run_dir)
         # what watches training; the default ones print and write, so only rank 0 has them
         self.callbacks = CallbackList([*(default_callbacks(cfg) if self.dist.is_main else []), *callbacks])
-        self.slowest_save_s = 0.0
+        self.slowest_save_s = self.last_save_s = 0.0
         self.last_val_s = 0.0
         self.resumed_from: Path | None = None
         self.last_save = time.monotonic()
@@ -293,7 +321,8 @@ class Trainer:
             step = self.progress.global_step
             what = f"the checkpoint step-{step:09d}.pth"
             self.drive.last_checkpoint = self.drive.write(what, self.store.save, self.state(reason), step)
-            self.slowest_save_s = max(self.slowest_save_s, time.perf_counter() - started)
+            self.last_save_s = time.perf_counter() - started
+            self.slowest_save_s = max(self.slowest_save_s, self.last_save_s)
             self.callbacks.on_checkpoint_written(self, self.drive.last_checkpoint, reason)
         self.dist.barrier()
         self.last_save = time.monotonic()
@@ -403,12 +432,19 @@ class Trainer:
         self.model.nn_module = self.model.get_nn_module()
         self.phase = "validation"
         try:
-            metrics = self.model.validate(self.val_loader, metrics=self.task.metrics(self.cfg))
+            metrics = self.model.validate(self._validation_batches(), metrics=self.task.metrics(self.cfg))
         finally:
             self.model.nn_module = wrapped
         self.phase = "training"
         self.callbacks.on_validation_end(self, metrics)
         return metrics
+
+    def _validation_batches(self) -> Iterator[Any]:
+        """The validation loader's batches, each reported to the callbacks (the progress bar)."""
+        self.callbacks.on_validation_start(self, len(self.val_loader))
+        for batch in self.val_loader:
+            yield batch
+            self.callbacks.on_validation_batch_end(self)
 
     def _stop_reason(self, interrupt: DeferredInterrupt) -> str | None:
         if interrupt.requested:

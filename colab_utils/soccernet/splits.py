@@ -41,6 +41,8 @@ def prepare_split_zips(
 ) -> dict[str, V]:
     """Download what is missing, extract to ``root/<task>/<split>/`` and verify each split.
 
+    The splits' summaries are returned, not printed: the data step prints them once.
+
     Zips are kept in ``zip_dir/<task>/`` (default ``root/zips``; a Drive folder keeps them
     across sessions, mind the 15 GB quota). With ``download=False`` they must be there already
     (the synthetic generators write them there).
@@ -72,12 +74,11 @@ def prepare_split_zips(
         if extract.extracted == 0:
             try:
                 verified[split] = load_verified(extract.split_dir)
-                print(f"{verified[split].summary} (verified on an earlier run)")
+                print(f"{split}: verified on an earlier run")
                 continue
             except FileNotFoundError:
                 pass
         verified[split] = verify(extract.split_dir)
-        print(verified[split].summary)
     if not downloaded and not extracted:
         print("Everything was already in place: nothing downloaded, nothing extracted.")
     return verified

@@ -204,3 +204,13 @@ def test_a_tie_for_best_keeps_the_latest_epoch_but_does_not_reset_the_patience()
         False,
     ]
     assert monitor.best == 1.0 and monitor.best_epoch == 2
+
+
+def test_train_ends_with_a_short_summary_instead_of_a_raw_result(toy_config, capsys):
+    result = train(toy_config(*FAST))
+    said = capsys.readouterr().out.splitlines()
+    summary = said[said.index("Training finished.") :]
+    assert summary[1].split() == ["epochs", "3", "of", "3", "(step", "36)"]
+    assert summary[2].split() == ["best", "val_accuracy", f"{result.best_metric:.4g}"]
+    assert summary[3].split() == ["weights", str(result.best_path)]
+    assert repr(result) == result.summary()  # a cell ending in `result` shows the same, not TrainResult(...)

@@ -1,4 +1,5 @@
-"""The progress bar: one tqdm bar per epoch, with rate, ETA, running loss and learning rate."""
+"""The progress bars: one tqdm bar per epoch, with rate, ETA, running loss and learning rate, and
+one while the epoch validates (gone once validation ends: the epoch's line says the result)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ class ProgressBar(Callback):
     def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         if reason != "periodic":
             self._close()
+
+    def on_validation_start(self, trainer: TrainerView, batches: int) -> None:
+        self._close()
+        self.bar = tqdm(
+            total=batches, desc=f"validation {trainer.progress.epoch + 1}", unit="batch", leave=False
+        )
+
+    def on_validation_batch_end(self, trainer: TrainerView) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
 
     def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         self._close()
