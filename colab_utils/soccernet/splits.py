@@ -51,7 +51,8 @@ def prepare_split_zips(
     if on_google_drive(root):
         raise DataError(
             f"Extract to the runtime's local disk (e.g. /content/data), not to Drive ({root}): reading "
-            "thousands of small files from Drive is very slow. Keep only the zips on Drive (zip_dir=...)."
+            "thousands of small files from Drive is very slow. Only the zips may stay on Drive "
+            "(data.zips_on_drive=true)."
         )
     spec = validate_task(task, splits)
     zip_dir = Path(zip_dir) if zip_dir is not None else root / "zips"
@@ -93,9 +94,3 @@ def data_source_root(cfg: DictConfig, synthetic_name: str) -> Path:
     if cfg.data.source == "soccernet":
         return Path(cfg.run.data_dir) / "soccernet"
     raise DataError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
-
-
-def download_zip_dir(cfg: DictConfig, root: Path) -> Path:
-    """Where downloaded zips are kept: beside the run folders on Drive with ``data.zips_on_drive``
-    (they survive the runtime; mind the free 15 GB), else on the runtime's disk under ``root``."""
-    return Path(cfg.run.dir).parent.parent / "zips" if cfg.data.zips_on_drive else Path(root) / "zips"
