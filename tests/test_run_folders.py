@@ -3,6 +3,7 @@ checkpoint is reported by the data step, before anything is downloaded."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,14 @@ def test_the_data_step_reports_another_models_checkpoint_before_downloading(toy_
     assert "RUN_NAME" in message and "run.resume=force" in message
     prepare_data(toy_config(*FAST, "model.hidden=4", "run.resume=force"))
     assert downloads == ["data"]
+
+
+def test_a_smoke_checkpoint_under_a_real_runs_name_is_refused_before_the_data(toy_config, folders):
+    """An older version's smoke run left in the real run's folder: the toy's smoke network has the
+    same shape, so only the profile tells."""
+    smoke = toy_config(*FAST, "train.epochs=1", profile="smoke")
+    train(smoke)
+    legacy = Path(folders["drive"]) / "colab_utils" / "toy" / "legacy"
+    shutil.copytree(smoke.run.dir, legacy)
+    with pytest.raises(ModelConfigMismatch, match=r"holds a smoke run's checkpoint.*cpu profile.*RUN_NAME"):
+        prepare_data(toy_config(*FAST, "run.name=legacy"))

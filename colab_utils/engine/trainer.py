@@ -125,9 +125,21 @@ def _differences(old: Any, new: Any, prefix: str = "model") -> list[str]:
 
 
 def check_fits(cfg: DictConfig, task: Task, payload: dict[str, Any]) -> None:
-    """Refuse a checkpoint of a differently shaped model, unless ``run.resume=force``."""
+    """Refuse a checkpoint of a differently shaped model, or a smoke run's checkpoint for a real run
+    (its network may have the same shape, its few steps at another input size are no start), unless
+    ``run.resume=force``."""
+    if cfg.run.resume == "force":
+        return
+    saved_profile = OmegaConf.create(payload["config"]).get("profile")
+    if saved_profile == "smoke" and cfg.profile != "smoke":
+        raise ModelConfigMismatch(
+            f"The run folder {cfg.run.dir} holds a smoke run's checkpoint (a tiny network trained for a "
+            f"few steps on synthetic data), and this run uses the {cfg.profile} profile. To train for real, "
+            "choose another run name (run.name=...; in a notebook, RUN_NAME), or delete that run folder. "
+            "(Smoke runs now get a folder of their own, <name>-smoke.)"
+        )
     wanted = task.model_signature(cfg)
-    if payload["model_signature"] == wanted or cfg.run.resume == "force":
+    if payload["model_signature"] == wanted:
         return
     changes = "\n  ".join(_differences(payload["model_signature"], wanted))
     raise ModelConfigMismatch(
