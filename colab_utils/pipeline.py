@@ -5,6 +5,7 @@ Each looks the model's task up in the registry; the engine itself knows no model
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -41,7 +42,8 @@ def train(cfg: DictConfig, runtime: rt.Runtime | None = None) -> TrainResult:
     ``config`` holds the settings it finished with.
     """
     result = fit(cfg, get_task(cfg.task), runtime)
-    print(result.summary())
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
+        print(result.summary())
     return result
 
 
