@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("model", nargs="?", default="gnn")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     runtime = rt.setup(profile="smoke", verbose=False)
     overrides = [
         f"run.name=half-{time.strftime('%Y%m%d-%H%M%S')}",
