@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader
 
 import colab_utils
 from colab_utils import runtime as rt
+from colab_utils.config import SMOKE_PROFILE
 from colab_utils.engine.callbacks import BatchEnd, Callback, CallbackList, EpochEnd, default_callbacks
 from colab_utils.engine.checkpoint import CheckpointStore, Found
 from colab_utils.engine.contract import Task
@@ -103,7 +104,7 @@ class TrainResult:
             f"  best       {cfg.train.monitor} {best}",
             f"  weights    {weights}",
         ]
-        if cfg.profile == "smoke":
+        if cfg.profile == SMOKE_PROFILE:
             lines.append("  (a smoke run: metrics of about 0 are expected, the network has barely trained)")
         return "\n".join(lines)
 
@@ -131,7 +132,7 @@ def check_fits(cfg: DictConfig, task: Task, payload: dict[str, Any]) -> None:
     if cfg.run.resume == "force":
         return
     saved_profile = OmegaConf.create(payload["config"]).get("profile")
-    if saved_profile == "smoke" and cfg.profile != "smoke":
+    if saved_profile == SMOKE_PROFILE and cfg.profile != SMOKE_PROFILE:
         raise ModelConfigMismatch(
             f"The run folder {cfg.run.dir} holds a smoke run's checkpoint (a tiny network trained for a "
             f"few steps on synthetic data), and this run uses the {cfg.profile} profile. To train for real, "
