@@ -99,7 +99,14 @@ def curves_figure(
                 plotted += [v for _, v in points]
         if best is not None and panel == best_panel:
             ax.plot(*best, marker="*", markersize=14, color="gold", markeredgecolor="black", linestyle="")
-            ax.annotate(f"best {best[1]:.4g}", best, textcoords="offset points", xytext=(6, 6), fontsize=8)
+            ax.annotate(
+                f"best {best[1]:.4g}",
+                best,
+                textcoords="offset points",
+                xytext=(-8, 8),
+                ha="right",
+                fontsize=8,
+            )
         if wants_log_scale(plotted):
             ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
