@@ -35,6 +35,13 @@ DEFAULTS_FILE = "defaults.yaml"
 PROFILE_GROUP = "_hardware_profile"
 # A profile a model does not define falls back along this chain (None: the recipe as is).
 PROFILE_FALLBACK = {"a100": None, "l4": "t4"}
+SMOKE_PROFILE = "smoke"
+SMOKE_SUFFIX = "-smoke"
+SMOKE_NOTE = (
+    "smoke run: a few steps of a tiny network on synthetic data, to see every step work. Its metrics "
+    "are expected to be about 0 (it has not learned yet). It is kept in its own run folder, {dir}, "
+    "so a real run named {name!r} starts afresh."
+)
 
 
 class ConfigError(UserError, ValueError):
@@ -252,8 +259,16 @@ def derive(cfg: DictConfig) -> None:
         cfg.derived = derived
 
 
-def _fill_run_paths(cfg: DictConfig, runtime: rt.Runtime) -> None:
+def smoke_run_name(name: str) -> str:
+    """A smoke run's name: its own folder, so a later real run of the same name never meets its
+    tiny network's checkpoint."""
+    return name if name.endswith(SMOKE_SUFFIX) else name + SMOKE_SUFFIX
+
+
+def _fill_run_paths(cfg: DictConfig, runtime: rt.Runtime, profile: str) -> None:
     with open_dict(cfg):
+        if profile == SMOKE_PROFILE:
+            cfg.run.name = smoke_run_name(cfg.run.name)
         if not cfg.run.dir:
             cfg.run.dir = str(runtime.drive_root / cfg.run.project / cfg.run.model / cfg.run.name)
         if not cfg.run.data_dir:
@@ -305,14 +320,14 @@ def load_config(
     base = _compose(recipe, "base", {}, [])
     profiled = _compose(recipe, name, patch, [])
     cfg = _compose(recipe, name, patch, overrides)
-    _fill_run_paths(cfg, runtime)
+    _fill_run_paths(cfg, runtime, name)
     # precedence: profile < the run's recorded out-of-memory step-down < the user's overrides
     stepdown = recorded_stepdown(cfg.run.dir, user_keys)
     stepped = profiled
     if stepdown.kept:
         stepped = _compose(recipe, name, patch, stepdown.overrides)
         cfg = _compose(recipe, name, patch, [*stepdown.overrides, *overrides])
-        _fill_run_paths(cfg, runtime)
+        _fill_run_paths(cfg, runtime, name)
     _check_types(recipe, cfg)
     with open_dict(cfg):
         cfg.profile = name
@@ -327,4 +342,6 @@ def load_config(
         lines = patch_report(base, cfg, sources) + stepdown.notes()
         print(f"{model}: profile {how}")
         print("\n".join(f"  {line}" for line in lines) if lines else "  (the recipe as is)")
+        if name == SMOKE_PROFILE:
+            print(SMOKE_NOTE.format(dir=cfg.run.dir, name=cfg.run.name.removesuffix(SMOKE_SUFFIX)))
     return cfg

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 
 import colab_utils
 from colab_utils import runtime as rt
-from colab_utils.engine.checkpoint import CheckpointStore
+from colab_utils.engine.checkpoint import BEST_FILE, CheckpointStore
 from colab_utils.engine.oom import with_recorded_stepdown
 from colab_utils.registry import get_task
 
@@ -31,7 +31,7 @@ PORTABLE_FORMAT = "colab_utils.portable/1"
 def _weights_source(store: CheckpointStore) -> tuple[dict[str, Any], str]:
     best = store.best()
     if best is not None:
-        return best.payload, "best.pth"
+        return best.payload, BEST_FILE
     newest = store.newest_valid()
     if newest is None:
         raise FileNotFoundError(
@@ -80,23 +80,57 @@ def deliver(path: Path, dest_dir: str | Path | None = None) -> Path:
         from google.colab import files
 
         files.download(str(path))
-        print(f"Downloading {path.name} to your computer (also kept at {path}).")
+        print(f"Downloading {path.name} ({_size(path)}) to your computer (also kept at {path}).")
         return path
     dest = Path(dest_dir or "exported").resolve()
     dest.mkdir(parents=True, exist_ok=True)
     copy = dest / path.name
     shutil.copy2(path, copy)
-    print(f"Exported weights: {copy}")
+    print(f"Exported weights: {copy} ({_size(copy)})")
     return copy
 
 
-def export(cfg: DictConfig, download: bool = True) -> Path:
-    """Write ``<run>/export/<model>-<run>.pth`` from the best checkpoint and deliver it."""
-    payload = portable_payload(cfg, half=bool(cfg.export.half))
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
+
+
+def weights_identity(cfg: DictConfig) -> str:
+    """What the export is made of: the source checkpoint's name, size and time, and the precision.
+    The same identity means the same weights (best.pth is only ever replaced, never edited)."""
+    folder = Path(cfg.run.dir) / "checkpoints"
+    store = CheckpointStore(folder)
+    source = folder / BEST_FILE if (folder / BEST_FILE).is_file() else next(iter(store.step_files()), None)
+    if source is None:
+        return ""
+    stat = source.stat()
+    return f"{source.name} {stat.st_size} {stat.st_mtime_ns} half={bool(cfg.export.half)}"
+
+
+def export(cfg: DictConfig, download: bool = True, again: bool = False) -> Path:
+    """Write ``<run>/export/<model>-<run>.pth`` from the best checkpoint and deliver it.
+
+    In Colab a file already sent to the browser with the same weights is not sent again (Run all
+    after a finished run would download it once more each time); ``again=True`` sends it anyway.
+    """
     out_dir = Path(cfg.run.dir) / "export"
-    out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{cfg.run.model}-{cfg.run.name}.pth"
+    sent = out.with_name(out.name + ".sent")  # the identity of the weights last sent to the browser
+    identity = weights_identity(cfg)
+    colab_download = download and rt.in_colab()
+    if colab_download and not again and out.is_file() and sent.is_file() and sent.read_text() == identity:
+        print(
+            f"{out.name} was already downloaded to your computer with these weights: not sent again. It is "
+            f"on Drive at {out}; colab_utils.export(cfg, again=True) downloads it once more."
+        )
+        return out
+    payload = portable_payload(cfg, half=bool(cfg.export.half))
+    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     torch.save(payload, tmp)
     os.replace(tmp, out)
-    return deliver(out, cfg.export.dir) if download else out
+    if not download:
+        return out
+    delivered = deliver(out, cfg.export.dir)
+    if colab_download:
+        sent.write_text(identity)
+    return delivered

@@ -13,9 +13,9 @@ def test_train_evaluate_export_from_the_shell(run_cli, folders):
     evaluated = run_cli("evaluate", "toy", "--profile", "smoke", *common)
     assert evaluated.returncode == 0, evaluated.stderr
     assert "weights from best.pth" in evaluated.stdout and "val_accuracy" in evaluated.stdout
-    exported = run_cli("export", "toy", *common, f"export.dir={folders['tmp'] / 'out'}")
+    exported = run_cli("export", "toy", "--profile", "smoke", *common, f"export.dir={folders['tmp'] / 'out'}")
     assert exported.returncode == 0, exported.stderr
-    assert (folders["tmp"] / "out" / "toy-default.pth").is_file()
+    assert (folders["tmp"] / "out" / "toy-default-smoke.pth").is_file()  # a smoke run's own folder
 
 
 def test_config_mistakes_exit_2_with_the_reason(run_cli):

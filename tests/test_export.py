@@ -81,3 +81,19 @@ def test_export_before_training_says_to_train_first(toy_config):
         assert "train the model first" in str(error)
     else:
         raise AssertionError("export without a checkpoint must fail")
+
+
+def test_in_colab_a_run_all_after_a_finished_run_does_not_download_the_same_file_again(
+    fake_colab, toy_config, monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setenv("COLAB_UTILS_DRIVE", str(tmp_path / "drive"))
+    cfg = toy_config(*FAST, "train.epochs=1")
+    train(cfg)
+    path = export(cfg)
+    assert export(cfg) == path and fake_colab.downloads == [str(path)]  # the second Run all
+    assert "already downloaded to your computer with these weights: not sent again" in capsys.readouterr().out
+    export(cfg, again=True)
+    assert fake_colab.downloads == [str(path)] * 2
+    export(toy_config(*FAST, "train.epochs=1", "export.half=true"))  # other weights under the same name
+    assert fake_colab.downloads == [str(path)] * 3
+    assert load_portable(path)["state_dict"]["layers.0.weight"].dtype == torch.float16

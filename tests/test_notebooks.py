@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,8 +63,26 @@ def test_notebook_has_the_eight_steps_in_order_and_no_outputs(path):
     assert [(n, s) for n, s in headings] == [(str(i), step) for i, step in enumerate(STEPS, 1)]
     assert not [c for c in notebook.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]
     params = parameters(notebook)
-    assert {"MODEL", "PROFILE", "RUN_NAME", "TIME_BUDGET_H", "SMOKE"} <= params.keys()
-    assert params["MODEL"] == path.stem and params["SMOKE"] is False
+    assert {"MODEL", "PROFILE", "RUN_NAME", "TIME_BUDGET_H", "SMOKE", "TRACKER"} <= params.keys()
+    assert params["MODEL"] == path.stem and params["SMOKE"] is False and params["TRACKER"] is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_cells_show_each_thing_once_and_tensorboard_opens_in_the_notebook(path):
+    """A cell ending in an expression shows its value below what the step printed: only the evaluate
+    picture may (pipeline.evaluate closes it, so the inline backend does not show it too)."""
+    shown = []
+    for cell in read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        magics_out = [re.sub(r"%.*", "pass", line) for line in cell.source.splitlines()]
+        body = ast.parse("\n".join(magics_out)).body
+        if body and isinstance(body[-1], ast.Expr) and not isinstance(body[-1].value, ast.Call):
+            shown.append(ast.unparse(body[-1]))
+    assert shown == ["report.figure"]
+    (tensorboard,) = [c.source for c in read(path).cells if "%tensorboard" in c.source]
+    assert tensorboard.startswith('if TRACKER == "tensorboard":')
+    assert '%tensorboard --logdir "{cfg.run.dir}/tensorboard"' in tensorboard
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
@@ -72,9 +92,11 @@ def test_notebook_installs_from_and_links_to_the_one_repository(path):
     assert repository.colab_url(f"notebooks/{path.name}") in text
 
 
-def papermill(path: Path, out: Path, workdir: Path, env: dict) -> subprocess.Popen:
-    command = [sys.executable, "-m", "papermill", str(path), str(out), "-p", "SMOKE", "True"]
-    command += ["-p", "RUN_NAME", "nbtest", "--cwd", str(workdir), "--log-output", "--no-progress-bar"]
+def papermill(path: Path, out: Path, workdir: Path, env: dict, *params: str) -> subprocess.Popen:
+    """papermill on ``path``; ``params`` are its options (default: a smoke run named nbtest)."""
+    params = params or ("-p", "SMOKE", "True", "-p", "RUN_NAME", "nbtest")
+    command = [sys.executable, "-m", "papermill", str(path), str(out), *params]
+    command += ["--cwd", str(workdir), "--log-output", "--no-progress-bar"]
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
@@ -111,7 +133,7 @@ def test_notebook_runs_headless_and_resumes_after_being_killed(path, tmp_path):
         "COLAB_UTILS_DATA": str(tmp_path / "data"),
         "PYTHONPATH": str(REPO),
     }
-    store = CheckpointStore(drive / "colab_utils" / model / "nbtest" / "checkpoints")
+    store = CheckpointStore(drive / "colab_utils" / model / "nbtest-smoke" / "checkpoints")
 
     first = papermill(path, tmp_path / "first.ipynb", workdir, env)
     deadline = time.monotonic() + 600
@@ -128,7 +150,9 @@ def test_notebook_runs_headless_and_resumes_after_being_killed(path, tmp_path):
     text = outputs(tmp_path / "second.ipynb")
     said = [line for line in text.splitlines() if "esum" in line or "finished" in line or "damaged" in line]
     assert f"Resuming from {killed_at[0]}" in text, said  # it did not start over
-    assert (workdir / "exported" / f"{model}-nbtest.pth").is_file()
+    assert (workdir / "exported" / f"{model}-nbtest-smoke.pth").is_file()
+    assert "TrainResult(" not in text and "PosixPath(" not in text
+    assert "Training finished." in text and "a smoke run: metrics of about 0 are expected" in text
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -144,3 +168,51 @@ def test_notebook_starts_from_init_from_and_shares_to_hub_repo_when_asked(path):
         "if HUB_REPO:",
         "    colab_utils.push_to_hub(weights, HUB_REPO)",
     ]
+
+
+def notebook_env(tmp_path: Path) -> dict:
+    return {
+        **os.environ,
+        "COLAB_UTILS_DRIVE": str(tmp_path / "drive"),
+        "COLAB_UTILS_DATA": str(tmp_path / "data"),
+        "PYTHONPATH": str(REPO),
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # nothing answers: a download would fail, not reach the Hub
+    }
+
+
+@pytest.mark.slow
+def test_a_real_run_after_a_smoke_run_of_the_same_name_starts_afresh_and_a_misfit_stops_before_the_data(
+    tmp_path,
+):
+    """The issue a user met: "Run it once with SMOKE = True", then Run all for real under the same
+    RUN_NAME. The real run (cpu profile, synthetic frames, 2 steps) starts afresh in its own folder.
+    A run folder that does hold another model's checkpoint (a smoke run of an older version) stops
+    the data cell before anything is downloaded, saying what to do."""
+    path = REPO / "notebooks" / "sportlight_hrnet57.ipynb"
+    env, workdir = notebook_env(tmp_path), tmp_path / "work"
+    workdir.mkdir()
+    runs = tmp_path / "drive" / "colab_utils" / "sportlight_hrnet57"
+    smoke = papermill(
+        path, tmp_path / "smoke.ipynb", workdir, env, "-p", "SMOKE", "True", "-p", "RUN_NAME", "exp"
+    )
+    assert smoke.wait(timeout=900) == 0, smoke.communicate()[0][-4000:]
+
+    real_params = ["-p", "PROFILE", "cpu", "-p", "RUN_NAME", "exp", "-p", "DATA_SOURCE", "synthetic"]
+    small = '["train.max_steps=2", "data.synthetic_frames.train=4", "data.synthetic_frames.valid=2"]'
+    real = papermill(path, tmp_path / "real.ipynb", workdir, env, *real_params, "-y", f"OVERRIDES: {small}")
+    log, _ = real.communicate(timeout=900)
+    assert real.returncode == 0, log[-4000:]
+    text = outputs(tmp_path / "real.ipynb")
+    assert "Resuming from" not in text and "Training reached train.max_steps." in text
+    assert CheckpointStore(runs / "exp" / "checkpoints").newest_valid() is not None
+    assert CheckpointStore(runs / "exp-smoke" / "checkpoints").newest_valid() is not None
+
+    shutil.copytree(runs / "exp-smoke", runs / "legacy")  # a smoke checkpoint under a real run's name
+    misfit = papermill(
+        path, tmp_path / "misfit.ipynb", workdir, env, "-p", "PROFILE", "cpu", "-p", "RUN_NAME", "legacy"
+    )
+    log, _ = misfit.communicate(timeout=900)
+    assert misfit.returncode != 0
+    assert "ModelConfigMismatch" in log and "holds a smoke run's checkpoint" in log and "RUN_NAME" in log
+    assert "Downloading" not in log and "the Hub could not be reached" not in log
+    assert not (tmp_path / "data" / "soccernet").exists()  # nothing downloaded, not even started

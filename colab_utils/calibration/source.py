@@ -21,7 +21,8 @@ from colab_utils.calibration.annotations import (
 from colab_utils.calibration.synthetic import generate_calibration_dataset
 from colab_utils.config import ConfigError
 from colab_utils.errors import DataError
-from colab_utils.soccernet.splits import data_source_root, download_zip_dir
+from colab_utils.soccernet.splits import data_source_root
+from colab_utils.soccernet.zip_place import download_zip_dir
 from colab_utils.synthetic.cameras import KINDS
 
 SPLIT_FRAMES = (16_463, 3_212)  # calibration-2023: training and validation frames
@@ -65,7 +66,7 @@ def prepare(cfg: DictConfig) -> str:
             print(f"Generated synthetic {CALIBRATION_TASK} frames: {wanted}")
         reports = prepare_calibration(root, splits, zip_dir=zip_dir, download=False)
     else:
-        zip_dir = download_zip_dir(cfg, root)
+        zip_dir = download_zip_dir(cfg, root, CALIBRATION_TASK, splits)
         reports = prepare_calibration(root, splits, zip_dir=zip_dir, download=True)
     return "\n".join(report.summary for report in reports.values())
 

@@ -81,15 +81,21 @@ class Monitor:
             raise ValueError(f"train.monitor_mode must be 'min' or 'max', got {self.mode!r}")
 
     def update(self, value: float, epoch: int) -> bool:
-        """Record one epoch's value; True when it is a new best."""
-        better = math.isfinite(value) and (
-            self.best is None or (value < self.best if self.mode == "min" else value > self.best)
-        )
-        if better:
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-        else:
+        """Record one epoch's value; True when it is the best so far, a tie included.
+
+        A tie keeps the latest weights (they trained longer: a smoke run whose metric stays 0
+        keeps its last epoch, not its first), but only a strict improvement resets the patience,
+        so a metric stuck at one value still stops early.
+        """
+        if not math.isfinite(value):
             self.wait += 1
-        return better
+            return False
+        improved = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+        best_so_far = improved or value == self.best
+        if best_so_far:
+            self.best, self.best_epoch = value, epoch
+        self.wait = 0 if improved else self.wait + 1
+        return best_so_far
 
     @property
     def exhausted(self) -> bool:

@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 import colab_utils
 from colab_utils import runtime as rt
 from colab_utils import starting_weights
+from colab_utils.config import SMOKE_PROFILE
 from colab_utils.engine.callbacks import BatchEnd, Callback, CallbackList, EpochEnd, default_callbacks
 from colab_utils.engine.checkpoint import CheckpointStore, Found
 from colab_utils.engine.contract import Task, differences
@@ -73,6 +74,16 @@ STOP_MESSAGES["stopped_by_peer"] = STOP_MESSAGES["time_budget"]
 T = TypeVar("T")
 
 
+STATUS_TEXT = {
+    "finished": "finished",
+    "early_stopped": "stopped early (no improvement within train.early_stopping_patience)",
+    "max_steps": "reached train.max_steps",
+    "time_budget": "stopped before the session's time budget ran out: Run all again to continue",
+    "stopped_by_peer": "stopped before the session's time budget ran out: Run all again to continue",
+    "already_finished": "already complete: nothing trained (raise train.epochs to continue it)",
+}
+
+
 @dataclass
 class TrainResult:
     status: str  # finished | early_stopped | max_steps | time_budget | already_finished
@@ -84,9 +95,63 @@ class TrainResult:
     resumed_from: Path | None
     config: DictConfig  # the settings it finished with: out-of-memory step-downs included
 
+    def summary(self) -> str:
+        """What a person wants to know when training ends, in a few lines."""
+        cfg = self.config
+        best = "none yet" if self.best_metric is None else f"{self.best_metric:.4g}"
+        weights = self.best_path or f"{self.run_dir / 'checkpoints'} (no best.pth yet)"
+        lines = [
+            f"Training {STATUS_TEXT.get(self.status, self.status)}.",
+            f"  epochs     {self.epochs_done} of {cfg.train.epochs} (step {self.global_step})",
+            f"  best       {cfg.train.monitor} {best}",
+            f"  weights    {weights}",
+        ]
+        if cfg.profile == SMOKE_PROFILE:
+            lines.append("  (a smoke run: metrics of about 0 are expected, the network has barely trained)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
 
 class ModelConfigMismatch(UserError, ValueError):
     """The run folder holds a checkpoint of a differently shaped model."""
+
+
+def check_fits(cfg: DictConfig, task: Task, payload: dict[str, Any]) -> None:
+    """Refuse a checkpoint of a differently shaped model, or a smoke run's checkpoint for a real run
+    (its network may have the same shape, its few steps at another input size are no start), unless
+    ``run.resume=force``."""
+    if cfg.run.resume == "force":
+        return
+    saved_profile = OmegaConf.create(payload["config"]).get("profile")
+    if saved_profile == SMOKE_PROFILE and cfg.profile != SMOKE_PROFILE:
+        raise ModelConfigMismatch(
+            f"The run folder {cfg.run.dir} holds a smoke run's checkpoint (a tiny network trained for a "
+            f"few steps on synthetic data), and this run uses the {cfg.profile} profile. To train for real, "
+            "choose another run name (run.name=...; in a notebook, RUN_NAME), or delete that run folder. "
+            "(Smoke runs now get a folder of their own, <name>-smoke.)"
+        )
+    wanted = task.model_signature(cfg)
+    if payload["model_signature"] == wanted:
+        return
+    changes = "\n  ".join(differences(payload["model_signature"], wanted))
+    raise ModelConfigMismatch(
+        f"The run folder {cfg.run.dir} holds a checkpoint of a different model:\n  {changes}\n"
+        "To train this config from scratch, choose another run name (run.name=...; in a notebook, "
+        "RUN_NAME). To go on from the checkpoint's weights that still fit (the others start afresh), "
+        "set run.resume=force."
+    )
+
+
+def check_run_folder(cfg: DictConfig, task: Task) -> None:
+    """Before any download: the run folder's newest checkpoint must fit ``cfg``'s model.
+
+    The data step calls it, so a wrong run name costs seconds, not a download and a mismatch at train.
+    """
+    found = CheckpointStore(Path(cfg.run.dir) / "checkpoints").newest_valid(map_location="cpu")
+    if found is not None:
+        check_fits(cfg, task, found.payload)
 
 
 def session_clock(cfg: DictConfig, runtime_clock: rt.Clock | None) -> rt.Clock:
@@ -175,7 +240,7 @@ class Trainer:
         self.drive = DriveWriter(self.run_dir)
         # what watches training; the default ones print and write, so only rank 0 has them
         self.callbacks = CallbackList([*(default_callbacks(cfg) if self.dist.is_main else []), *callbacks])
-        self.slowest_save_s = 0.0
+        self.slowest_save_s = self.last_save_s = 0.0
         self.last_val_s = 0.0
         self.resumed_from: Path | None = None
         self.last_save = time.monotonic()
@@ -262,7 +327,8 @@ class Trainer:
             step = self.progress.global_step
             what = f"the checkpoint step-{step:09d}.pth"
             self.drive.last_checkpoint = self.drive.write(what, self.store.save, self.state(reason), step)
-            self.slowest_save_s = max(self.slowest_save_s, time.perf_counter() - started)
+            self.last_save_s = time.perf_counter() - started
+            self.slowest_save_s = max(self.slowest_save_s, self.last_save_s)
             self.callbacks.on_checkpoint_written(self, self.drive.last_checkpoint, reason)
         self.dist.barrier()
         self.last_save = time.monotonic()
@@ -278,15 +344,7 @@ class Trainer:
         if found is None:
             return
         payload = found.payload
-        wanted = self.task.model_signature(self.cfg)
-        if payload["model_signature"] != wanted and self.cfg.run.resume != "force":
-            changes = "\n  ".join(differences(payload["model_signature"], wanted))
-            raise ModelConfigMismatch(
-                f"The run folder {self.run_dir} holds a checkpoint of a different model:\n  {changes}\n"
-                "To train this config from scratch, choose another run name (run.name=...). "
-                "To go on from the checkpoint's weights that still fit (the others start afresh), set "
-                "run.resume=force."
-            )
+        check_fits(self.cfg, self.task, payload)
         if self._load_weights(found):
             self.model.optimizer.load_state_dict(payload["optimizer"])
             self.model.scaler.load_state_dict(payload["scaler"])
@@ -408,12 +466,19 @@ class Trainer:
         self.model.nn_module = self.model.get_nn_module()
         self.phase = "validation"
         try:
-            metrics = self.model.validate(self.val_loader, metrics=self.task.metrics(self.cfg))
+            metrics = self.model.validate(self._validation_batches(), metrics=self.task.metrics(self.cfg))
         finally:
             self.model.nn_module = wrapped
         self.phase = "training"
         self.callbacks.on_validation_end(self, metrics)
         return metrics
+
+    def _validation_batches(self) -> Iterator[Any]:
+        """The validation loader's batches, each reported to the callbacks (the progress bar)."""
+        self.callbacks.on_validation_start(self, len(self.val_loader))
+        for batch in self.val_loader:
+            yield batch
+            self.callbacks.on_validation_batch_end(self)
 
     def _stop_reason(self, interrupt: DeferredInterrupt) -> str | None:
         if interrupt.requested:

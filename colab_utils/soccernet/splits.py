@@ -41,6 +41,8 @@ def prepare_split_zips(
 ) -> dict[str, V]:
     """Download what is missing, extract to ``root/<task>/<split>/`` and verify each split.
 
+    The splits' summaries are returned, not printed: the data step prints them once.
+
     Zips are kept in ``zip_dir/<task>/`` (default ``root/zips``; a Drive folder keeps them
     across sessions, mind the 15 GB quota). With ``download=False`` they must be there already
     (the synthetic generators write them there).
@@ -49,7 +51,8 @@ def prepare_split_zips(
     if on_google_drive(root):
         raise DataError(
             f"Extract to the runtime's local disk (e.g. /content/data), not to Drive ({root}): reading "
-            "thousands of small files from Drive is very slow. Keep only the zips on Drive (zip_dir=...)."
+            "thousands of small files from Drive is very slow. Only the zips may stay on Drive "
+            "(data.zips_on_drive=true)."
         )
     spec = validate_task(task, splits)
     zip_dir = Path(zip_dir) if zip_dir is not None else root / "zips"
@@ -72,12 +75,11 @@ def prepare_split_zips(
         if extract.extracted == 0:
             try:
                 verified[split] = load_verified(extract.split_dir)
-                print(f"{verified[split].summary} (verified on an earlier run)")
+                print(f"{split}: verified on an earlier run")
                 continue
             except FileNotFoundError:
                 pass
         verified[split] = verify(extract.split_dir)
-        print(verified[split].summary)
     if not downloaded and not extracted:
         print("Everything was already in place: nothing downloaded, nothing extracted.")
     return verified
@@ -92,9 +94,3 @@ def data_source_root(cfg: DictConfig, synthetic_name: str) -> Path:
     if cfg.data.source == "soccernet":
         return Path(cfg.run.data_dir) / "soccernet"
     raise DataError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
-
-
-def download_zip_dir(cfg: DictConfig, root: Path) -> Path:
-    """Where downloaded zips are kept: beside the run folders on Drive with ``data.zips_on_drive``
-    (they survive the runtime; mind the free 15 GB), else on the runtime's disk under ``root``."""
-    return Path(cfg.run.dir).parent.parent / "zips" if cfg.data.zips_on_drive else Path(root) / "zips"

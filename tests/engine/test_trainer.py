@@ -45,7 +45,8 @@ def test_a_run_records_history_and_best_follows_the_monitored_metric(toy_config)
     accuracies = [float(r["val_accuracy"]) for r in rows]
     best = read_checkpoint(result.best_path)
     assert best["metrics"]["val_accuracy"] == max(accuracies)
-    assert best["epoch"] == accuracies.index(max(accuracies)) + 1  # the first epoch (1-based) reaching it
+    last_best = len(accuracies) - accuracies[::-1].index(max(accuracies))  # 1-based
+    assert best["epoch"] == last_best  # a tie keeps the latest weights
     assert "optimizer" not in best  # best.pth is weights + config, small enough for Drive
     assert (Path(cfg.run.dir) / "config.yaml").read_text().startswith("task: toy_model")
 
@@ -187,3 +188,29 @@ def test_raising_the_epoch_count_continues_a_finished_run(toy_config):
 def test_a_mistyped_monitor_names_the_metrics_the_model_reports(toy_config):
     with pytest.raises(ValueError, match=r"train\.monitor='val_acuracy' is not a metric.*val_accuracy"):
         train(toy_config(*FAST, "train.monitor=val_acuracy"))
+
+
+def test_a_tie_for_best_keeps_the_latest_epoch_but_does_not_reset_the_patience():
+    from colab_utils.engine.schedule import Monitor
+
+    monitor = Monitor("val_pck", "max", patience=2)
+    assert [monitor.update(v, e) for e, v in enumerate([0.0, 0.0, 0.0], 1)] == [True, True, True]
+    assert monitor.best_epoch == 3 and monitor.exhausted  # still 0 after two more epochs: stop early
+    monitor = Monitor("val_loss", "min")
+    assert [monitor.update(v, e) for e, v in enumerate([2.0, 1.0, 1.5, float("nan")], 1)] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert monitor.best == 1.0 and monitor.best_epoch == 2
+
+
+def test_train_ends_with_a_short_summary_instead_of_a_raw_result(toy_config, capsys):
+    result = train(toy_config(*FAST))
+    said = capsys.readouterr().out.splitlines()
+    summary = said[said.index("Training finished.") :]
+    assert summary[1].split() == ["epochs", "3", "of", "3", "(step", "36)"]
+    assert summary[2].split() == ["best", "val_accuracy", f"{result.best_metric:.4g}"]
+    assert summary[3].split() == ["weights", str(result.best_path)]
+    assert repr(result) == result.summary()  # a cell ending in `result` shows the same, not TrainResult(...)

@@ -2,8 +2,9 @@
 
 Like Lightning's callbacks: each hook is a no-op here; a callback overrides those it needs.
 The loop calls them in this order: ``on_train_start``; per epoch ``on_epoch_start``, then
-``on_batch_end`` for every batch (``on_checkpoint_written`` after each checkpoint),
-``on_validation_end`` when the epoch validated, ``on_epoch_end``; ``on_train_end`` last,
+``on_batch_end`` for every batch (``on_checkpoint_written`` after each checkpoint), when the
+epoch validates ``on_validation_start``, ``on_validation_batch_end`` per batch and
+``on_validation_end``, then ``on_epoch_end``; ``on_train_end`` last,
 also when training stops early or fails. A callback changes no training state.
 """
 
@@ -28,6 +29,7 @@ class TrainerView(Protocol):
     progress: Progress
     batches_per_epoch: int
     drive: DriveWriter
+    last_save_s: float
 
     def lr(self) -> float: ...
 
@@ -64,6 +66,12 @@ class Callback:
     def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         """A step checkpoint was written (reason: periodic, end of epoch, interrupted, time_budget...)."""
 
+    def on_validation_start(self, trainer: TrainerView, batches: int) -> None:
+        """The epoch's validation starts: ``batches`` batches."""
+
+    def on_validation_batch_end(self, trainer: TrainerView) -> None:
+        """One validation batch done."""
+
     def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         """The epoch's validation finished with these metrics."""
 
@@ -95,6 +103,14 @@ class CallbackList(Callback):
     def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         for callback in self.callbacks:
             callback.on_checkpoint_written(trainer, path, reason)
+
+    def on_validation_start(self, trainer: TrainerView, batches: int) -> None:
+        for callback in self.callbacks:
+            callback.on_validation_start(trainer, batches)
+
+    def on_validation_batch_end(self, trainer: TrainerView) -> None:
+        for callback in self.callbacks:
+            callback.on_validation_batch_end(trainer)
 
     def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         for callback in self.callbacks:

@@ -1,5 +1,6 @@
-"""The progress bar: one tqdm bar per epoch, with rate, ETA, running loss and learning rate, and the
-time the whole run has left at the rate measured in this session (``left``)."""
+"""The progress bars: one tqdm bar per epoch, with rate, ETA, running loss, learning rate and the
+time the whole run has left at the rate measured in this session (``left``), and one while the epoch
+validates (gone once validation ends: the epoch's line says the result)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ class ProgressBar(Callback):
     def on_checkpoint_written(self, trainer: TrainerView, path: Path, reason: str) -> None:
         if reason != "periodic":
             self._close()
+
+    def on_validation_start(self, trainer: TrainerView, batches: int) -> None:
+        self._close()
+        self.bar = tqdm(
+            total=batches, desc=f"validation {trainer.progress.epoch + 1}", unit="batch", leave=False
+        )
+
+    def on_validation_batch_end(self, trainer: TrainerView) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
 
     def on_validation_end(self, trainer: TrainerView, metrics: dict[str, float]) -> None:
         self.validation_s = time.perf_counter() - self.last_batch_end

@@ -26,8 +26,9 @@ from colab_utils.models.detr.gamestate import LABELS_FILE, read_gamestate_clip
 from colab_utils.models.detr.mot import SEQINFO, Clip, ClipFormatError, clip_folders, read_mot_clip
 from colab_utils.models.detr.synthetic.dataset import GAMESTATE, TRACKING, generate_detection_dataset
 from colab_utils.soccernet.download import validate_task
-from colab_utils.soccernet.splits import data_source_root, download_zip_dir, prepare_split_zips
+from colab_utils.soccernet.splits import data_source_root, prepare_split_zips
 from colab_utils.soccernet.verify import image_is_readable, read_manifest, write_manifest
+from colab_utils.soccernet.zip_place import download_zip_dir
 
 READERS: dict[str, tuple[str, Callable[[Path], Clip]]] = {
     TRACKING: (SEQINFO, read_mot_clip),
@@ -165,7 +166,7 @@ def prepare(cfg: DictConfig) -> str:
             )
         reports = prepare_detection(root, data.dataset, splits, zip_dir=zip_dir, download=False)
     else:
-        zip_dir = download_zip_dir(cfg, root)
+        zip_dir = download_zip_dir(cfg, root, data.dataset, splits)
         reports = prepare_detection(root, data.dataset, splits, zip_dir=zip_dir, download=True)
     return "\n".join(report.summary for report in reports.values())
 

@@ -22,7 +22,8 @@ from colab_utils.models.reid.files import (
     write_manifest,
 )
 from colab_utils.models.reid.synthetic.dataset import REID_TASK, generate_reid_dataset
-from colab_utils.soccernet.splits import data_source_root, download_zip_dir, prepare_split_zips
+from colab_utils.soccernet.splits import data_source_root, prepare_split_zips
+from colab_utils.soccernet.zip_place import download_zip_dir
 
 
 def source_root(cfg: DictConfig) -> Path:
@@ -61,7 +62,7 @@ def prepare(cfg: DictConfig) -> str:
             print(f"Generated synthetic {REID_TASK} crops: {generated.counts}")
         verified = prepare_reid(root, splits, zip_dir=zip_dir, download=False)
     else:
-        zip_dir = download_zip_dir(cfg, root)
+        zip_dir = download_zip_dir(cfg, root, REID_TASK, splits)
         verified = prepare_reid(root, splits, zip_dir=zip_dir, download=True)
     return "\n".join(split.summary for split in verified.values())
 
