@@ -20,6 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.sampling import BatchPlan, SampleDataset, ShuffledBatches
 
+RUNTIME_MODEL_SETTINGS = ("grad_checkpointing",)
+"""``model.*`` settings that leave the weights' shapes alone, so an out-of-memory rung may change them."""
+
 __all__ = ["BatchPlan", "EvalReport", "SampleDataset", "ShuffledBatches", "Task", "TrainModel"]
 
 
@@ -74,7 +77,8 @@ class Task:
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
         """The part of the config that must match for a checkpoint's weights to fit the network."""
-        return OmegaConf.to_container(cfg.model, resolve=True)
+        model = OmegaConf.to_container(cfg.model, resolve=True)
+        return {key: value for key, value in model.items() if key not in RUNTIME_MODEL_SETTINGS}
 
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the validation set; tasks add their own picture and official metrics."""

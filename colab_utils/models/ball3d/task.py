@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from argus.utils import deep_to
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from colab_utils.engine.contract import EvalReport, Task, TrainModel
 from colab_utils.models.ball3d.loss import Ball3DLoss
@@ -73,6 +73,7 @@ class Ball3D(Task):
                 "tcn_channels": [int(c) for c in cfg.model.tcn_channels],
                 "kernel_size": int(cfg.model.tcn_kernel),
                 "dropout": float(cfg.model.dropout),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 **{name: float(weight) for name, weight in cfg.loss.items()},
@@ -92,7 +93,7 @@ class Ball3D(Task):
         return [TrajectoryErrors()]
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
-        return {**OmegaConf.to_container(cfg.model, resolve=True), "features": list(GEOMETRY_FEATURES)}
+        return super().model_signature(cfg) | {"features": list(GEOMETRY_FEATURES)}
 
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the validation clips, and a picture of the highest-flying of the first few."""

@@ -108,6 +108,7 @@ class Baller2VecTask(Task):
                 "dropout": float(model.dropout),
                 "bins": OmegaConf.to_container(model.bins, resolve=True),
                 "future_horizons": [int(h) for h in model.future_horizons],
+                "grad_checkpointing": bool(model.grad_checkpointing),
             },
             "loss": {name: float(weight) for name, weight in cfg.loss.items()},
             "forecast": {"history": int(data.history), "steps": int(data.future)},
@@ -126,7 +127,7 @@ class Baller2VecTask(Task):
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
         steps = int(cfg.data.history) + int(cfg.data.future)
-        return {**OmegaConf.to_container(cfg.model, resolve=True), "max_steps": steps}
+        return super().model_signature(cfg) | {"max_steps": steps}
 
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the held-out windows, and one forecast drawn on the pitch."""

@@ -126,6 +126,7 @@ class Detr(Task):
                 "backbone_lr_factor": float(model.backbone_lr_factor),
                 "dilation": bool(model.dilation),
                 "box_refine": bool(model.box_refine),
+                "grad_checkpointing": bool(model.grad_checkpointing),
             },
             "loss": {},
             "prediction_transform": {"variant": model.variant, "top_k": int(cfg.eval.max_detections)},

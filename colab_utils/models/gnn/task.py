@@ -178,7 +178,7 @@ class Gnn(Task):
 
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
         return {
-            **OmegaConf.to_container(cfg.model, resolve=True),
+            **super().model_signature(cfg),
             "node_features": list(NODE_FEATURES),
             "edge_features": list(EDGE_FEATURES),
             "roles": list(ROLES),

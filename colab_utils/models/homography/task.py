@@ -87,6 +87,7 @@ class Homography(KeypointFramesTask):
                 "pretrained": bool(cfg.model.pretrained),
                 "stride": stride,
                 "channels": int(cfg.model.head_channels),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 **common,

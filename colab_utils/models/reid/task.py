@@ -79,6 +79,7 @@ class Reid(Task):
                 "num_classes": self.num_classes(cfg),
                 "embed_dim": int(cfg.model.embed_dim),
                 "pretrained": bool(cfg.model.pretrained),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 "margin": float(loss.triplet_margin),

@@ -54,6 +54,7 @@ class SportlightHRNet57(KeypointFramesTask):
                 "backbone": cfg.model.backbone,
                 "num_keypoints": len(self.keypoints),
                 "pretrained": bool(cfg.model.pretrained),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 "stride": stride,
