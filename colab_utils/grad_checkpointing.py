@@ -59,7 +59,13 @@ def recompute(scope: nn.Module, function: Callable[..., Any], *args: Any, **kwar
     def contexts() -> tuple[contextlib.AbstractContextManager, contextlib.AbstractContextManager]:
         return contextlib.nullcontext(), _statistics_kept(scope)
 
-    return checkpoint(function, *args, use_reentrant=False, context_fn=contexts, **kwargs)
+    def run(*run_args: Any, **run_kwargs: Any) -> Any:
+        # each run gets its own lists: a stage that overwrites the items of a list it is given (timm's
+        # HRNet stages do) would otherwise be recomputed from its own outputs
+        fresh = [list(arg) if isinstance(arg, list) else arg for arg in run_args]
+        return function(*fresh, **run_kwargs)
+
+    return checkpoint(run, *args, use_reentrant=False, context_fn=contexts, **kwargs)
 
 
 class _RecomputedForward:

@@ -189,7 +189,7 @@ class DetrDetector(nn.Module):
             _trainable_norms(self.backbone_module())
         if grad_checkpointing:
             _checkpoint_layers(self.detector)
-            recompute_in_backward(resnet_stages(self.backbone_module()._backbone))
+            recompute_in_backward(resnet_stages(self.backbone_module()))
         self.backbone_lr_factor = float(backbone_lr_factor)
         register_imagenet_stats(self)
 
