@@ -82,7 +82,8 @@ def test_checkpointed_training_reaches_the_same_weights_keeping_less(folders, mo
 def test_batch_norm_statistics_move_once_per_step_as_without_checkpointing():
     def step(checkpointed: bool) -> nn.Module:
         torch.manual_seed(0)
-        net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU()))
+        stage = nn.Sequential(nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
+        net = nn.Sequential(nn.Conv2d(3, 4, 3), stage)
         if checkpointed:
             recompute_in_backward([net[1]])
         net(torch.randn(2, 3, 8, 8)).sum().backward()
