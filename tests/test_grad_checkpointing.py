@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import default_collate
 
 from colab_utils.config import load_config
 from colab_utils.grad_checkpointing import recompute_in_backward
+from colab_utils.models.sportlight_hrnet57.predictor import KeypointCalibration
 from colab_utils.pipeline import prepare_data
 from colab_utils.registry import get_task
 
@@ -95,3 +96,14 @@ def test_batch_norm_statistics_move_once_per_step_as_without_checkpointing():
     torch.testing.assert_close(norm.running_mean, plain[1][1].running_mean, rtol=0, atol=0)
     torch.testing.assert_close(norm.running_var, plain[1][1].running_var, rtol=0, atol=0)
     torch.testing.assert_close(checkpointed[0].weight.grad, plain[0].weight.grad, rtol=0, atol=0)
+
+
+def test_a_model_exported_before_the_setting_existed_still_loads(folders):
+    cfg = load_config("sportlight_hrnet57", "smoke", verbose=False)
+    task = get_task(cfg.task)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    del config["model"]["grad_checkpointing"]
+    state = task.build_model(cfg, torch.device("cpu")).get_nn_module().state_dict()
+    payload = {"task": cfg.task, "meta": task.export_meta(cfg), "config": config, "state_dict": state}
+    predictor = KeypointCalibration(payload, "cpu")
+    assert predictor.cfg.model.grad_checkpointing is False

@@ -180,6 +180,7 @@ class Predictor:
         self.device = torch.device(device)
         self.cfg = OmegaConf.create(payload["config"])
         settings = {"model.pretrained": False} if "pretrained" in self.cfg.get("model", {}) else {}
+        settings["model.grad_checkpointing"] = False  # a training setting; exports before it lack the key
         for key, value in {**settings, **(overrides or {})}.items():
             OmegaConf.update(self.cfg, key, value)
         self.model = self.build()
