@@ -23,6 +23,9 @@ from colab_utils.engine.sampling import BatchPlan, SampleDataset, ShuffledBatche
 if TYPE_CHECKING:
     from colab_utils.starting_weights import StartingWeights
 
+RUNTIME_MODEL_SETTINGS = ("grad_checkpointing",)
+"""``model.*`` settings that leave the weights' shapes alone, so an out-of-memory rung may change them."""
+
 __all__ = ["BatchPlan", "EvalReport", "SampleDataset", "ShuffledBatches", "Task", "TrainModel"]
 
 
@@ -97,10 +100,11 @@ class Task:
     def model_signature(self, cfg: DictConfig) -> dict[str, Any]:
         """The part of the config that must match for a checkpoint's weights to fit the network.
 
-        Where the weights started (``model.init_from``) is no part of it: a resumed run ignores it."""
+        Where the weights started (``model.init_from``) is no part of it, since a resumed run ignores
+        it; nor are the settings an out-of-memory rung may change (``RUNTIME_MODEL_SETTINGS``)."""
         model = OmegaConf.to_container(cfg.model, resolve=True)
-        model.pop("init_from", None)
-        return model
+        left_out = ("init_from", *RUNTIME_MODEL_SETTINGS)
+        return {key: value for key, value in model.items() if key not in left_out}
 
     def published_weights(self, cfg: DictConfig, source: str) -> StartingWeights | None:
         """Weights of the model's family published elsewhere that ``source`` names (``model.init_from``),

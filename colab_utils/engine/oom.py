@@ -8,6 +8,8 @@ something:
   per epoch and the learning-rate schedule stay as they were;
 * a mapping of dotted keys to values, e.g. ``{data.input_size: [640, 360]}``; derived sizes
   follow, since the values go through the same composition as the user's overrides.
+  ``{model.grad_checkpointing: true}`` trades compute for memory and keeps the training as it was,
+  so the t4 profiles take it before they shrink the input.
 
 Each step is appended to the run folder's ``oom_stepdown.yaml`` (when, where, torch's message,
 the values set); ``load_config`` applies it on every later start of the run, so a new session

@@ -180,8 +180,9 @@ class Predictor:
         self.meta: dict[str, Any] = payload["meta"]
         self.device = torch.device(device)
         self.cfg = OmegaConf.create(payload["config"])
-        # the state dict replaces any starting weights (files exported before init_from lack the key)
-        settings = {"model.init_from": NONE} if "model" in self.cfg else {}
+        # the state dict replaces any starting weights, and checkpointing is a training setting (files
+        # exported before either key existed lack it)
+        settings = {"model.init_from": NONE, "model.grad_checkpointing": False} if "model" in self.cfg else {}
         for key, value in {**settings, **(overrides or {})}.items():
             OmegaConf.update(self.cfg, key, value)
         self.model = self.build()

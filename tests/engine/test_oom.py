@@ -22,7 +22,8 @@ from colab_utils.engine.oom import (
     with_recorded_stepdown,
 )
 from colab_utils.engine.sampling import SampleDataset
-from colab_utils.pipeline import train
+from colab_utils.models.sportlight_hrnet57.network import HRNetHeatmap
+from colab_utils.pipeline import prepare_data, train
 from colab_utils.registry import get_task
 from colab_utils.stepdown_record import read_stepdown
 
@@ -129,12 +130,14 @@ def test_input_size_rung_recomputes_derived_sizes_and_the_checkpoint_still_fits(
     oom = OutOfMemory("in training at epoch 1, batch 1/100 (step 0)", OOM_MESSAGE)
     given = OmegaConf.to_yaml(cfg)
     first = step_down(cfg, task, oom)
-    halved = "rung 1 of 3): train.batch_size 4 -> 2, train.accumulate 2 -> 4; effective batch 8"
+    halved = "rung 1 of 4): train.batch_size 4 -> 2, train.accumulate 2 -> 4; effective batch 8"
     assert halved in first.message
     assert OmegaConf.to_yaml(cfg) == given  # the step's config is a new one
     assert first.record_path == Path(cfg.run.dir) / "oom_stepdown.yaml"
-    second = step_down(first.config, task, oom)
-    smaller = "rung 2 of 3): data.input_size 720x405 -> 640x360; effective batch 8 (unchanged)."
+    checkpointed = step_down(first.config, task, oom)
+    assert "rung 2 of 4): model.grad_checkpointing False -> True; effective batch 8" in checkpointed.message
+    second = step_down(checkpointed.config, task, oom)
+    smaller = "rung 3 of 4): data.input_size 720x405 -> 640x360; effective batch 8 (unchanged)."
     assert smaller in second.message
     assert (first.config.train.batch_size, list(first.config.data.input_size)) == (2, [720, 405])
     # a config loaded before the steps gets them from the record (the notebook's evaluate, export)
@@ -148,7 +151,7 @@ def test_input_size_rung_recomputes_derived_sizes_and_the_checkpoint_still_fits(
         "padded_heatmap_size": [320, 192],
     }
     assert task.model_signature(cfg) == signature  # ModelConfigMismatch will not refuse the checkpoint
-    assert task.model_params(cfg)["nn_module"] == network  # the same weights fit
+    assert task.model_params(cfg)["nn_module"] == network | {"grad_checkpointing": True}  # the same shapes
 
     capsys.readouterr()
     again = load_config("sportlight_hrnet57", "t4", ["run.name=oom"])
@@ -164,6 +167,34 @@ def test_input_size_rung_recomputes_derived_sizes_and_the_checkpoint_still_fits(
     assert (mine.train.batch_size, mine.train.accumulate) == (2, 4)
     note = "note: your override of data.input_size replaces the OOM step-down (data.input_size=640x360)"
     assert note in out
+
+
+def test_oom_takes_the_grad_checkpointing_rung_and_training_goes_on_with_it(folders, monkeypatch, capsys):
+    """The HRNet runs out of memory (injected) unless its activations are recomputed: the t4 ladder
+    halves the batch, still out of memory, then turns checkpointing on, and the run finishes."""
+    small = ["data.source=synthetic", "data.synthetic_frames.train=4", "data.synthetic_frames.valid=2"]
+    cfg = load_config("sportlight_hrnet57", "smoke", [*small, *FAST, "train.max_steps=2"], verbose=False)
+    cfg.train.oom_ladder = load_config("sportlight_hrnet57", "t4", verbose=False).train.oom_ladder
+    prepare_data(cfg)
+    forward = HRNetHeatmap.forward
+
+    def needs_checkpointing(self, images):
+        if self.training and not self.grad_checkpointing:
+            raise torch.cuda.OutOfMemoryError(OOM_MESSAGE)
+        return forward(self, images)
+
+    monkeypatch.setattr(HRNetHeatmap, "forward", needs_checkpointing)
+    result = train(cfg)
+    out = capsys.readouterr().out
+    assert "rung 1 of 4): train.batch_size 2 -> 1, train.accumulate 1 -> 2" in out
+    assert "rung 2 of 4): model.grad_checkpointing False -> True; effective batch 2 (unchanged)." in out
+    assert result.status == "max_steps" and result.config.model.grad_checkpointing is True
+    assert [step["rung"] for step in read_stepdown(cfg.run.dir)["steps"]] == [
+        "halve_batch",
+        {"model.grad_checkpointing": True},
+    ]
+    assert progress(cfg)["global_step"] == 2
+    assert load_config("sportlight_hrnet57", "smoke", [*small], verbose=False).model.grad_checkpointing
 
 
 def test_exhausted_or_wrong_ladders_say_what_to_do(toy_config, monkeypatch):

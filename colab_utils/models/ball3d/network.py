@@ -28,6 +28,7 @@ import torch
 from pytorch_tcn import TCN
 from torch import nn
 
+from colab_utils.grad_checkpointing import recompute_in_backward
 from colab_utils.imagenet import register_imagenet_stats
 
 LOG_DEPTH_RANGE = (-4.0, 1.0)  # the ball is between 1/55 and 2.7 times the ground depth
@@ -45,9 +46,12 @@ class Ball3DNet(nn.Module):
         tcn_channels: Sequence[int] = (256, 256, 256, 256),
         kernel_size: int = 3,
         dropout: float = 0.1,
+        grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = timm.create_model(backbone, pretrained=pretrained, num_classes=0, global_pool="")
+        if grad_checkpointing:  # the crop encoder holds nearly all activations: B x T crops
+            recompute_in_backward(self.backbone.blocks)
         self.crop_embed = nn.Sequential(  # keeps a 2x2 layout: where in the crop the ball is matters
             nn.Conv2d(self.backbone.num_features, 64, kernel_size=1),
             nn.SiLU(),

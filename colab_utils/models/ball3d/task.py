@@ -81,6 +81,7 @@ class Ball3D(Task):
                 "tcn_channels": [int(c) for c in cfg.model.tcn_channels],
                 "kernel_size": int(cfg.model.tcn_kernel),
                 "dropout": float(cfg.model.dropout),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 **{name: float(weight) for name, weight in cfg.loss.items()},

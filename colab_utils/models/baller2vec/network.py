@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colab_utils.grad_checkpointing import recompute_in_backward
 from colab_utils.models.baller2vec.tokens import (
     FEATURES,
     PITCH_HALF,
@@ -44,6 +45,7 @@ class Baller2Vec(nn.Module):
         dropout: float,
         bins: dict,
         future_horizons: list[int],
+        grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         self.agents = agents
@@ -60,6 +62,8 @@ class Baller2Vec(nn.Module):
         self.encoder = nn.TransformerEncoder(
             layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False
         )
+        if grad_checkpointing:
+            recompute_in_backward(self.encoder.layers)
         self.next_step = nn.Linear(d_model, self.bins.classes)
         self.reconstruct = nn.Linear(d_model, 2)
         self.future = nn.Linear(d_model, 2 * len(self.future_horizons))

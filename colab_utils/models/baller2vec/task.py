@@ -108,6 +108,7 @@ class Baller2VecTask(Task):
                 "dropout": float(model.dropout),
                 "bins": OmegaConf.to_container(model.bins, resolve=True),
                 "future_horizons": [int(h) for h in model.future_horizons],
+                "grad_checkpointing": bool(model.grad_checkpointing),
             },
             "loss": {name: float(weight) for name, weight in cfg.loss.items()},
             "forecast": {"history": int(data.history), "steps": int(data.future)},

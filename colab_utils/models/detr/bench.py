@@ -1,11 +1,12 @@
 """The bench's view of detr: synthetic clips, tracking-2023's epoch, its variants' FLOPs and
-whether the t4 batch (and twice it) fits a T4's memory (estimated without a GPU)."""
+whether the t4 batch (and twice it) fits a T4's memory, with and without gradient checkpointing
+(estimated without a GPU)."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from colab_utils.bench.memory import memory_lines
+from colab_utils.bench.memory import checkpointing_lines, memory_lines
 from colab_utils.bench.spec import ModelBench
 from colab_utils.engine.contract import Task
 from colab_utils.engine.estimate import training_flops
@@ -27,7 +28,11 @@ def extra(task: Task, cfg: DictConfig, batch: object) -> list[str]:
         other = OmegaConf.merge(cfg, {"model": {"variant": variant}})
         per_image.append(f"{variant} {training_flops(task, other, batch) / size / 1e9:.0f}")
     memory = memory_lines(task, cfg, [size, 2 * size])
-    return [f"GFLOP per image by model.variant: {', '.join(per_image)}", *memory]
+    return [
+        f"GFLOP per image by model.variant: {', '.join(per_image)}",
+        *memory,
+        *checkpointing_lines(task, cfg),
+    ]
 
 
 BENCH = ModelBench(

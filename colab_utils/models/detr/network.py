@@ -17,6 +17,10 @@ One change to the library's model, made here by hand: it freezes the backbone's 
 last norm of every residual block, so those blocks would stay switched off for ever. Such a
 backbone gets trainable GroupNorm instead (``backbone_norm: group``; from-scratch detectors
 train well with it).
+
+``grad_checkpointing`` recomputes in the backward pass what the library's
+``gradient_checkpointing_enable`` covers (every encoder and decoder layer) and, since the
+library leaves its timm backbone out, the backbone's four residual stages.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from transformers import (
     DetrForObjectDetection,
 )
 
+from colab_utils.grad_checkpointing import recompute_in_backward, resnet_stages
 from colab_utils.imagenet import register_imagenet_stats
 
 VARIANTS = {
@@ -127,6 +132,19 @@ def _trainable_norms(module: nn.Module) -> int:
     return replaced
 
 
+def _checkpoint_layers(detector: nn.Module) -> None:
+    """The library's own checkpointing of its encoder and decoder layers, non-reentrant.
+
+    Later transformers 5 releases renamed ``gradient_checkpointing_enable`` (now deprecated)
+    ``activation_checkpointing_enable``; the earlier ones have only the old name.
+    """
+    kwargs = {"use_reentrant": False}
+    if hasattr(detector, "activation_checkpointing_enable"):
+        detector.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        detector.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 class DetrDetector(nn.Module):
     """uint8 images (B, 3, H, W) -> the library's detection output (with ``loss`` when given labels)."""
 
@@ -147,6 +165,7 @@ class DetrDetector(nn.Module):
         dilation: bool = False,
         box_refine: bool = False,
         backbone_norm: str = "frozen",
+        grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         if backbone_norm not in ("frozen", "group"):
@@ -172,6 +191,9 @@ class DetrDetector(nn.Module):
         self.detector = VARIANTS[variant][1](config)
         if backbone_norm == "group":
             _trainable_norms(self.backbone_module())
+        if grad_checkpointing:
+            _checkpoint_layers(self.detector)
+            recompute_in_backward(resnet_stages(self.backbone_module()))
         self.backbone_lr_factor = float(backbone_lr_factor)
         register_imagenet_stats(self)
 

@@ -137,6 +137,7 @@ class Detr(Task):
                 "dilation": bool(model.dilation),
                 "box_refine": bool(model.box_refine),
                 "backbone_norm": str(model.backbone_norm),
+                "grad_checkpointing": bool(model.grad_checkpointing),
             },
             "loss": {},
             "prediction_transform": {"variant": model.variant, "top_k": int(cfg.eval.max_detections)},

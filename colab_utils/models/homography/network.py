@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colab_utils.grad_checkpointing import recompute_in_backward, resnet_stages
 from colab_utils.imagenet import register_imagenet_stats
 
 STRIDES = (2, 4)
@@ -41,6 +42,7 @@ class ResNetHeatmap(nn.Module):
         pretrained: bool = False,
         stride: int = 2,
         channels: int = 128,
+        grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         if stride not in STRIDES:
@@ -62,6 +64,8 @@ class ResNetHeatmap(nn.Module):
         self.head = nn.Conv2d(channels, num_keypoints + 1, kernel_size=1)
         with torch.no_grad():  # start by saying "background" almost everywhere, as is almost right
             self.head.bias[-1] = math.log(BACKGROUND_PRIOR / (1 - BACKGROUND_PRIOR) * num_keypoints)
+        if grad_checkpointing:
+            recompute_in_backward(resnet_stages(self.backbone))
         register_imagenet_stats(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -88,6 +88,7 @@ class Homography(KeypointFramesTask):
                 "pretrained": imagenet_start(cfg),
                 "stride": stride,
                 "channels": int(cfg.model.head_channels),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 **common,

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from colab_utils.grad_checkpointing import recompute_in_backward
 from colab_utils.imagenet import register_imagenet_stats
 
 
@@ -68,10 +69,22 @@ def build_backbone(arch: str, pretrained: bool) -> nn.Module:
     return model
 
 
+def osnet_stages(model: nn.Module) -> list[nn.Module]:
+    """An OSNet's four stages after its stem (conv2-conv5), which hold nearly all its activations."""
+    names = ("conv2", "conv3", "conv4", "conv5")
+    if not all(isinstance(getattr(model, name, None), nn.Module) for name in names):
+        raise ValueError(f"model.grad_checkpointing covers the OSNets (conv2-5), not {type(model).__name__}")
+    return [getattr(model, name) for name in names]
+
+
 class ReidNet(nn.Module):
-    def __init__(self, arch: str, num_classes: int, embed_dim: int, pretrained: bool) -> None:
+    def __init__(
+        self, arch: str, num_classes: int, embed_dim: int, pretrained: bool, grad_checkpointing: bool = False
+    ) -> None:
         super().__init__()
         self.backbone = build_backbone(arch, pretrained)
+        if grad_checkpointing:
+            recompute_in_backward(osnet_stages(self.backbone))
         width = int(self.backbone.feature_dim)
         self.bottleneck = nn.Identity() if embed_dim == width else nn.Linear(width, embed_dim)
         self.neck = nn.BatchNorm1d(embed_dim)

@@ -83,6 +83,7 @@ class Reid(Task):
                 "num_classes": self.num_classes(cfg),
                 "embed_dim": int(cfg.model.embed_dim),
                 "pretrained": imagenet_start(cfg),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 "margin": float(loss.triplet_margin),

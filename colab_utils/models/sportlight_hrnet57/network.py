@@ -4,6 +4,10 @@ timm's HRNet (``features_only``) gives the stride-2 stem and the four branches a
 4-32. Each is upsampled to the stem's resolution, all are concatenated and a 1x1
 convolution predicts K keypoint channels plus one background channel; a log-softmax
 over channels makes every heatmap pixel a distribution over "which keypoint, or none".
+
+timm's HRNet refuses ``set_grad_checkpointing``; with ``grad_checkpointing`` its first layer, its
+three multi-branch stages and the fusion (the stride-2 concatenation of every branch, the largest
+tensor of all) recompute their activations in the backward pass instead.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colab_utils.grad_checkpointing import recompute, recompute_in_backward
 from colab_utils.imagenet import register_imagenet_stats
 
 
@@ -21,7 +26,11 @@ class HRNetHeatmap(nn.Module):
     (B, K+1, H/2, W/2)."""
 
     def __init__(
-        self, backbone: str = "hrnet_w48", num_keypoints: int = 57, pretrained: bool = False
+        self,
+        backbone: str = "hrnet_w48",
+        num_keypoints: int = 57,
+        pretrained: bool = False,
+        grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = timm.create_model(
@@ -30,11 +39,21 @@ class HRNetHeatmap(nn.Module):
         if self.backbone.feature_info.reduction()[0] != 2:
             raise ValueError(f"{backbone} has no stride-2 stem feature; use an HRNet (hrnet_w18/w32/w48)")
         self.head = nn.Conv2d(sum(self.backbone.feature_info.channels()), num_keypoints + 1, kernel_size=1)
+        self.grad_checkpointing = grad_checkpointing
+        if grad_checkpointing:
+            net = self.backbone
+            recompute_in_backward([net.layer1, net.stage2, net.stage3, net.stage4])
         register_imagenet_stats(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images.float() - self.mean) / self.std
         features = self.backbone(x)
+        if self.grad_checkpointing:
+            return recompute(self.head, self.heatmaps, features)
+        return self.heatmaps(features)
+
+    def heatmaps(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """Every branch upsampled to the stem's stride and concatenated, the 1x1 head, the log-softmax."""
         size = features[0].shape[-2:]
         upsampled = [features[0]] + [
             F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in features[1:]

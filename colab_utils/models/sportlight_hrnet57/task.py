@@ -55,6 +55,7 @@ class SportlightHRNet57(KeypointFramesTask):
                 "backbone": cfg.model.backbone,
                 "num_keypoints": len(self.keypoints),
                 "pretrained": imagenet_start(cfg),
+                "grad_checkpointing": bool(cfg.model.grad_checkpointing),
             },
             "loss": {
                 "stride": stride,
