@@ -307,7 +307,7 @@ def test_prepare_train_evaluate_export(folders, capsys):
     assert keys | {f"val_baseline_{k[4:]}" for k in keys} <= report.metrics.keys()
     assert report.figure is not None and len(report.figure.axes) == 2
     payload = load_portable(export(cfg))
-    assert (exported / "ball3d-default.pth").is_file()
+    assert (exported / "ball3d-default-smoke.pth").is_file()
     assert payload["meta"]["geometry_features"][0] == "track_u" and payload["meta"]["crop_size"] == 32
 
 
