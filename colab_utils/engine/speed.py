@@ -1,6 +1,7 @@
 """GPU speed settings a profile can turn on: cuDNN autotuning, channels-last, ``torch.compile``.
 
-Each is off by default and does nothing on a CPU, so the CPU's bit-exact resume is untouched.
+Each does nothing on a CPU, so the CPU's bit-exact resume is untouched. The convolutional models'
+recipes turn on the first two (their GPU profiles inherit them); ``compile`` is off everywhere.
 ``cudnn_benchmark`` lets cuDNN time its algorithms and pick the fastest, which can differ
 between two sessions: a run resumed on CUDA with it on is close to, not bit-identical with,
 one never stopped. ``compile`` compiles the network in place, so checkpoint keys do not change.
