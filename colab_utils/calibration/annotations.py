@@ -201,7 +201,8 @@ class VerifiedSplit:
     summary: str
 
 
-def _write_manifest(report: CalibrationSplitReport) -> VerifiedSplit:
+def write_verified_manifest(report: CalibrationSplitReport) -> VerifiedSplit:
+    """Keep the usable pairs beside the split, so a later session need not decode every image."""
     verified = VerifiedSplit(report.split_dir, report.pairs, report.summary())
     content = {"summary": verified.summary, "pairs": [[p.name, a.name] for p, a in report.pairs]}
     write_manifest(report.split_dir, content)
@@ -223,7 +224,7 @@ def prepare_calibration(
         CALIBRATION_TASK,
         root,
         splits,
-        lambda split_dir: _write_manifest(verify_calibration_split(split_dir)),
+        lambda split_dir: write_verified_manifest(verify_calibration_split(split_dir)),
         load_verified_split,
         zip_dir,
         download,

@@ -1,6 +1,7 @@
-"""Where a calibration model's frames come from: SoccerNet's download or the synthetic generator.
+"""Where a calibration model's frames come from: SoccerNet's download, the synthetic generator,
+or the user's folder (:mod:`colab_utils.calibration.folder`).
 
-Both paths end the same way, with real-format zips extracted to local disk and verified
+The first two paths end the same way, with real-format zips extracted to local disk and verified
 (``prepare_calibration``), so the synthetic smoke runs exercise the code real data takes.
 The zips of a download stay on local disk unless ``data.zips_on_drive`` asks for Drive,
 where they survive the runtime (mind the free 15 GB quota).
@@ -18,6 +19,7 @@ from colab_utils.calibration.annotations import (
     load_verified_split,
     prepare_calibration,
 )
+from colab_utils.calibration.folder import prepare_folder
 from colab_utils.calibration.synthetic import generate_calibration_dataset
 from colab_utils.config import ConfigError
 from colab_utils.errors import DataError
@@ -52,7 +54,9 @@ def camera_mix(cfg: DictConfig) -> dict[str, float] | None:
 
 
 def prepare(cfg: DictConfig) -> str:
-    """Download or generate, extract and verify the train and validation splits."""
+    """Download, generate or read the user's folder, extract and verify the train and validation splits."""
+    if cfg.data.source == "folder":
+        return prepare_folder(cfg)
     root = source_root(cfg)
     splits = [cfg.data.train_split, cfg.data.val_split]
     if cfg.data.source == "synthetic":

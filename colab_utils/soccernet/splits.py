@@ -19,8 +19,9 @@ from colab_utils.errors import DataError, DataNotPrepared
 from colab_utils.runtime import on_google_drive
 from colab_utils.soccernet.archives import extract_zip
 from colab_utils.soccernet.download import download_reporting, validate_task
+from colab_utils.user_folder import folder_root
 
-SOURCES = ("soccernet", "synthetic")
+SOURCES = ("soccernet", "synthetic", "folder")
 
 
 class Verified(Protocol):
@@ -86,11 +87,16 @@ def prepare_split_zips(
 
 
 def data_source_root(cfg: DictConfig, synthetic_name: str) -> Path:
-    """The local folder of this config's data: ``soccernet/`` for SoccerNet's download, or
+    """The local folder of this config's data: ``soccernet/`` for SoccerNet's download,
     ``synthetic/<synthetic_name>`` for a generated set, whose name spells its settings so that
-    other settings get another folder."""
+    other settings get another folder, or ``folder/<name>-<key>`` for the user's ``data.folder``."""
     if cfg.data.source == "synthetic":
         return Path(cfg.run.data_dir) / "synthetic" / synthetic_name
     if cfg.data.source == "soccernet":
         return Path(cfg.run.data_dir) / "soccernet"
-    raise DataError(f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}")
+    if cfg.data.source == "folder":
+        return folder_root(cfg)
+    raise DataError(
+        f"data.source={cfg.data.source!r} is not one of {', '.join(SOURCES)}: soccernet downloads the "
+        "dataset, synthetic generates one, folder reads yours from data.folder."
+    )
