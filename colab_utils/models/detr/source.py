@@ -1,4 +1,5 @@
-"""Where the detector's clips come from: SoccerNet tracking-2023 / gamestate-2024, or the generator.
+"""Where the detector's clips come from: SoccerNet tracking-2023 / gamestate-2024, or the generator
+(the user's own folder: :mod:`colab_utils.models.detr.folder`, into the same views and manifests).
 
 Both paths end the same way: split zips on local disk (downloaded through
 :mod:`colab_utils.soccernet.download`, or written by
@@ -92,7 +93,8 @@ def verify_split(split_dir: Path, dataset: str) -> VerifiedSplit:
     return VerifiedSplit(Path(split_dir), dataset, unreadable, "; ".join(parts))
 
 
-def _write_manifest(verified: VerifiedSplit) -> VerifiedSplit:
+def write_verified_manifest(verified: VerifiedSplit) -> VerifiedSplit:
+    """Keep what verification found beside the split: later sessions start without reading it again."""
     content = {"dataset": verified.dataset, "summary": verified.summary, "unreadable": verified.unreadable}
     write_manifest(verified.split_dir, content)
     return verified
@@ -124,7 +126,7 @@ def prepare_detection(
         dataset,
         root,
         splits,
-        lambda split_dir: _write_manifest(verify_split(split_dir, dataset)),
+        lambda split_dir: write_verified_manifest(verify_split(split_dir, dataset)),
         load_verified_split,
         zip_dir,
         download,

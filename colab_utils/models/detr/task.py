@@ -24,6 +24,7 @@ from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode, is_fake
 
 from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.models.detr import folder as detr_folder
 from colab_utils.models.detr import source as detr_source
 from colab_utils.models.detr.decode import DetectionDecoder
 from colab_utils.models.detr.frames import CLASSES, DetectionFrames, collate
@@ -112,7 +113,7 @@ class Detr(Task):
         return published_detr(cfg, source)
 
     def prepare_data(self, cfg: DictConfig) -> str:
-        summary = detr_source.prepare(cfg)
+        summary = detr_folder.prepare_folder(cfg) if cfg.data.source == "folder" else detr_source.prepare(cfg)
         return (
             f"{summary}\nClasses detected: {', '.join(CLASSES)}; boxes of other roles (SoccerNet's 'other': "
             "staff, spectators) are left out of training and scoring."
