@@ -177,7 +177,7 @@ def split_folders(data: Path, cfg: DictConfig) -> tuple[Path, Path | None]:
 
 
 def hold_out(groups: Iterable[str], what: str) -> tuple[set[str], str]:
-    """The groups held out for validation, and the sentence that says how.
+    """The groups held out for validation, and the sentence that says how (``what``: their plural name).
 
     Fixed and deterministic: groups are ranked by a hash of their name (not drawn at random),
     so the same folder always gives the same split and adding groups moves few of them. At
@@ -186,7 +186,7 @@ def hold_out(groups: Iterable[str], what: str) -> tuple[set[str], str]:
     names = sorted(set(groups))
     if len(names) < 2:
         raise DataError(
-            f"Only {len(names)} {what} found: holding out whole {what}s for validation needs two or more. "
+            f"{len(names)} {what} found: holding out whole {what} for validation needs two or more. "
             "Add a valid/ folder beside train/ in data.folder, or more of them."
         )
     count = min(len(names) - 1, max(1, round(HOLDOUT_FRACTION * len(names))))
@@ -194,7 +194,7 @@ def hold_out(groups: Iterable[str], what: str) -> tuple[set[str], str]:
     held = set(ranked[:count])
     shown = ", ".join(sorted(held)[:5]) + (" ..." if len(held) > 5 else "")
     note = (
-        f"No validation split in data.folder: held out {count} of {len(names)} {what}s "
+        f"No validation split in data.folder: held out {count} of {len(names)} {what} "
         f"({HOLDOUT_FRACTION:.0%}, chosen by a hash of their names, the same every run): {shown}."
     )
     return held, note

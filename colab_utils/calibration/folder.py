@@ -55,11 +55,11 @@ def _groups(frames: Iterable[str]) -> tuple[dict[str, str], str]:
     frames = sorted(frames)
     folders = {frame: frame.rpartition("/")[0] for frame in frames}
     if len(set(folders.values())) > 1:
-        return folders, "sub-folder"
+        return folders, "sub-folders"
     prefixes = {frame: (_PREFIX.match(frame.rpartition("/")[2]) or [None, ""])[1] for frame in frames}
     if len(set(prefixes.values())) > 1:
-        return prefixes, "frame-name prefix"
-    return {frame: frame for frame in frames}, "frame"
+        return prefixes, "frame-name prefixes"
+    return {frame: frame for frame in frames}, "frames"
 
 
 def _link_frames(frames: dict[str, list[Path]], view: Path) -> None:
@@ -89,7 +89,7 @@ def prepare_folder(cfg: DictConfig) -> str:
             held, note = hold_out(group_of.values(), what)
             valid = {frame: paths for frame, paths in train.items() if group_of[frame] in held}
             train = {frame: paths for frame, paths in train.items() if group_of[frame] not in held}
-            if what == "frame":
+            if what == "frames":
                 note += (
                     " The frames have no sub-folders or name prefixes to hold out whole videos by, so "
                     "neighbouring frames of one video can fall in both splits: the validation score is "

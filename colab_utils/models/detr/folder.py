@@ -224,7 +224,7 @@ def prepare_folder(cfg: DictConfig) -> str:
         elif val_split == train_split:
             valid_dataset, valid, note = dataset, {}, "Validating on the training clips."
         else:
-            held, note = hold_out(train, "clip")
+            held, note = hold_out(train, "clips")
             valid_dataset, valid = dataset, {name: train.pop(name) for name in sorted(held)}
         datasets.update({train_split: dataset, val_split: valid_dataset})
         for split, clips in ((train_split, train), (val_split, valid)):

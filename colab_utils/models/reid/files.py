@@ -29,6 +29,8 @@ from pathlib import Path
 from colab_utils.soccernet import verify
 
 SUBSETS = ("train", "query", "gallery")
+CROP_SUFFIXES = (".png", ".jpg", ".jpeg")
+"""SoccerNet's crops are PNG; a user's folder (:mod:`colab_utils.models.reid.folder`) may hold JPEGs."""
 RANKING_SUBSETS = ("query", "gallery")
 
 
@@ -86,8 +88,8 @@ def parse_crop_name(name: str) -> CropName:
     """The fields of a crop file name (folders allowed); :class:`CropNameError` if it is not one."""
     name = Path(name).name
     stem, dot, suffix = name.rpartition(".")
-    if not dot or suffix.lower() != "png":
-        raise CropNameError(f"{name!r} is not a .png crop")
+    if not dot or f".{suffix.lower()}" not in CROP_SUFFIXES:
+        raise CropNameError(f"{name!r} is not a {' / '.join(CROP_SUFFIXES)} crop")
     fields = stem.split("-")
     if len(fields) == 3:
         height, width = _size(fields[2], name)
@@ -173,7 +175,7 @@ def verify_reid_split(split_dir: Path) -> ReidSplitReport:
     candidates: list[tuple[Path, str, CropName]] = []
     for subset, folder in _subset_folders(split_dir):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            if path.suffix.lower() != ".png":
+            if path.suffix.lower() not in CROP_SUFFIXES:
                 report.other_files.append(path)
                 continue
             try:

@@ -1,6 +1,7 @@
-"""Where the reid crops come from: SoccerNet's reid-2023 download or the synthetic generator.
+"""Where the reid crops come from: SoccerNet's reid-2023 download, the synthetic generator, or the
+user's folder (:mod:`colab_utils.models.reid.folder`, into the same views and manifests).
 
-Both paths end the same way: split zips (``train.zip``, ``valid.zip``) extracted to local disk
+The first two paths end the same way: split zips (``train.zip``, ``valid.zip``) extracted to local disk
 and verified, with a manifest of the usable crops beside each split. The download goes through
 the SoccerNet package (Hugging Face Hub), which keeps complete zips and skips them on the next
 run; extraction keeps files already in place; a split that needed no extraction reuses its
@@ -21,6 +22,7 @@ from colab_utils.models.reid.files import (
     verify_reid_split,
     write_manifest,
 )
+from colab_utils.models.reid.folder import prepare_folder
 from colab_utils.models.reid.synthetic.dataset import REID_TASK, generate_reid_dataset
 from colab_utils.soccernet.splits import data_source_root, prepare_split_zips
 from colab_utils.soccernet.zip_place import download_zip_dir
@@ -50,7 +52,9 @@ def prepare_reid(
 
 
 def prepare(cfg: DictConfig) -> str:
-    """The data step: generate or download, extract and verify the train and validation splits."""
+    """The data step: generate, download or read the user's folder, extract and verify the splits."""
+    if cfg.data.source == "folder":
+        return prepare_folder(cfg)
     root = source_root(cfg)
     splits = [cfg.data.train_split, cfg.data.val_split]
     if cfg.data.source == "synthetic":
