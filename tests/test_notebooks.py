@@ -25,6 +25,7 @@ import pytest
 from conftest import REPO
 
 from colab_utils import repository
+from colab_utils.config import load_config
 from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.registry import shipped_models
 
@@ -216,3 +217,20 @@ def test_a_real_run_after_a_smoke_run_of_the_same_name_starts_afresh_and_a_misfi
     assert "ModelConfigMismatch" in log and "holds a smoke run's checkpoint" in log and "RUN_NAME" in log
     assert "Downloading" not in log and "the Hub could not be reached" not in log
     assert not (tmp_path / "data" / "soccernet").exists()  # nothing downloaded, not even started
+
+
+@pytest.mark.parametrize("model", ["sportlight_hrnet57", "homography", "detr", "reid"])
+def test_vision_notebooks_fine_tune_on_the_users_folder(model):
+    """DATA_SOURCE and DATA_FOLDER reach the config, a path with spaces included."""
+    notebook = read(REPO / "notebooks" / f"{model}.ipynb")
+    params = parameters(notebook)
+    assert params["DATA_SOURCE"] is None and params["DATA_FOLDER"] is None
+    markdown = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    assert any("Fine-tune on your own frames" in text for text in markdown)
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "overrides = [" in c.source]
+    body = cell.source.replace("cfg = colab_utils.load_config", "# ")
+    scope = {"RUN_NAME": "r", "OVERRIDES": [], "INIT_FROM": None, "TRACKER": None, "SMOKE": False}
+    scope |= {"DATA_SOURCE": "folder", "DATA_FOLDER": "/content/drive/MyDrive/my frames.zip"}
+    exec(body, scope)
+    cfg = load_config(model, "smoke", scope["overrides"], verbose=False)
+    assert cfg.data.source == "folder" and cfg.data.folder == "/content/drive/MyDrive/my frames.zip"
