@@ -8,10 +8,12 @@ The notebook steps, in order::
     colab_utils.train(cfg, rt)                                 # resumes by itself
     colab_utils.evaluate(cfg)                                  # metrics + picture
     colab_utils.export(cfg)                                    # portable .pth to your computer
+    colab_utils.evaluate(cfg, split="test")                    # once, at the end: the honest score
 
 and the whole suite, model after model across sessions: ``colab_utils.train_all("auto")``;
 a trained model on your own frames: ``colab_utils.predict("<model>.pth", "frames/")``; shared on the
-Hugging Face Hub: ``colab_utils.push_to_hub("<model>.pth", "<user>/<repo>")``.
+Hugging Face Hub: ``colab_utils.push_to_hub("<model>.pth", "<user>/<repo>")``; a SoccerNet
+calibration challenge submission: ``colab_utils.challenge_submission(cfg)``.
 
 No module of the package may be named after one of these functions: importing a submodule
 sets the package attribute of its name, which would replace the function by the module.
@@ -35,6 +37,7 @@ _API = {
     "train_all": "colab_utils.suite",
     "predict": "colab_utils.inference.api",
     "push_to_hub": "colab_utils.hub",
+    "challenge_submission": "colab_utils.calibration.submission",
 }
 __all__ = ["__version__", *_API]
 

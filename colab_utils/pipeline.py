@@ -9,11 +9,12 @@ import os
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from colab_utils import runtime as rt
+from colab_utils.config import ConfigError
 from colab_utils.engine.checkpoint import CheckpointStore
-from colab_utils.engine.contract import EvalReport
+from colab_utils.engine.contract import EvalReport, Task
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.oom import with_recorded_stepdown
 from colab_utils.engine.precision import resolve_precision
@@ -64,21 +65,73 @@ def load_trained_model(cfg: DictConfig, device: torch.device | None = None) -> t
     return model, found.path.name
 
 
-def evaluate(cfg: DictConfig) -> EvalReport:
-    """Metrics of the best weights on the validation set, printed as a table (plus a picture).
+def evaluate(cfg: DictConfig, split: str | None = None) -> EvalReport | None:
+    """Metrics of the best weights, printed as a table (plus a picture): on the validation set, or
+    with ``split`` (``"test"``) on a split that never chose the weights, prepared here if needed.
 
-    With the settings the run trained with, out-of-memory step-downs included."""
+    The validation set chose the best weights, so its numbers flatter them; the test split is the
+    honest score, meant to be computed once, at the end. With the settings the run trained with,
+    out-of-memory step-downs included. None when ``split`` has no labelled frame to score.
+    """
     cfg = with_recorded_stepdown(cfg)
     task = get_task(cfg.task)
+    if split is not None:
+        return _evaluate_unseen(cfg, task, split)
     model, source = load_trained_model(cfg)
     _, val_set = task.datasets(cfg)
     if val_set is None:
         raise ValueError(f"{cfg.run.model} has no validation set to evaluate on.")
     report = task.evaluate(cfg, model, make_val_loader(task, val_set, cfg))
+    print(f"{cfg.run.model}, weights from {source}:")
+    _show(report)
+    return report
+
+
+def _evaluate_unseen(cfg: DictConfig, task: Task, split: str) -> EvalReport | None:
+    """``split`` scored with the best weights, in the validation set's place in a copy of ``cfg``."""
+    data, model_name = cfg.data, cfg.run.model
+    test_split = data.get("test_split")
+    if not test_split:
+        raise ConfigError(
+            f"{model_name} has no test split (data.test_split is not set): its data offers no labelled "
+            "split apart from the ones it trains and chooses its best weights with. evaluate(cfg) gives "
+            "the validation metrics; they chose the weights, so they are somewhat optimistic."
+        )
+    if data.get("source") == "folder":
+        raise ConfigError(
+            f"data.source=folder: your folder gives {model_name} a training and a validation split, and "
+            f"{split!r} is SoccerNet's (data.source=soccernet). To score frames that chose nothing, put "
+            "them in the folder's valid/ and train from the weights you have (model.init_from)."
+        )
+    if split in (data.train_split, data.val_split):
+        used = "trains on" if split == data.train_split else "chooses its best weights with"
+        raise ConfigError(
+            f"{model_name} {used} the {split!r} split, so scoring it is no test: use split={test_split!r}."
+        )
+    print(task.prepare_split(cfg, split))
+    unseen = OmegaConf.merge(cfg, {"data": {"val_split": split}})
+    dataset = task.split_dataset(unseen, split)
+    if dataset is None:
+        print(f"Nothing to score on {split}: none of its frames has labels (the summary above says why).")
+        return None
+    model, source = load_trained_model(cfg)
+    report = task.evaluate(unseen, model, make_val_loader(task, dataset, unseen))
+    report.metrics = {_renamed(key, split): value for key, value in report.metrics.items()}
+    print(
+        f"{model_name} on the {split} split ({len(dataset)} samples), weights from {source}, chosen on "
+        f"{data.val_split!r}: {split} was not used to choose them. Score it once, at the end."
+    )
+    _show(report)
+    return report
+
+
+def _renamed(metric: str, split: str) -> str:
+    return f"{split}_{metric[4:]}" if metric.startswith("val_") else metric
+
+
+def _show(report: EvalReport) -> None:
     if report.figure is not None:
         import matplotlib.pyplot as plt
 
         plt.close(report.figure)  # shown once, by the notebook, not also by the inline backend
-    print(f"{cfg.run.model}, weights from {source}:")
     print(report.table())
-    return report

@@ -164,11 +164,28 @@ def test_notebook_starts_from_init_from_and_shares_to_hub_repo_when_asked(path):
     code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     (config,) = [source for source in code if "load_config(MODEL" in source]
     assert 'f"model.init_from={INIT_FROM}"' in config and "*start, *OVERRIDES" in config  # overrides win
-    assert code[-1].splitlines() == [
+    (export,) = [source for source in code if "colab_utils.export(cfg)" in source]
+    assert export.splitlines() == [
         "weights = colab_utils.export(cfg)",
         "if HUB_REPO:",
         "    colab_utils.push_to_hub(weights, HUB_REPO)",
     ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_test_split_is_scored_once_after_the_export_where_the_model_has_one(path, folders):
+    """After the export, so that a long or failing test download cannot keep the weights from the user;
+    the calibration notebooks then write the SoccerNet challenge submission."""
+    model = path.stem
+    code = [cell.source for cell in read(path).cells if cell.cell_type == "code"]
+    after_export = code[next(i for i, source in enumerate(code) if "colab_utils.export(cfg)" in source) + 1 :]
+    expected = []
+    if load_config(model, "smoke", [], verbose=False).data.get("test_split"):
+        expected.append('test_report = colab_utils.evaluate(cfg, split="test")')
+    if model in ("sportlight_hrnet57", "homography"):
+        expected.append("submission = colab_utils.challenge_submission(cfg)")
+    assert after_export == expected
+    assert model not in ("detr", "sportlight_hrnet57", "homography") or expected
 
 
 def notebook_env(tmp_path: Path) -> dict:

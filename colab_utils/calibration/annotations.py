@@ -199,12 +199,18 @@ class VerifiedSplit:
     split_dir: Path
     pairs: list[tuple[Path, Path]]
     summary: str
+    unlabelled: list[Path] = field(default_factory=list)  # readable images without JSON (the challenge)
 
 
 def write_verified_manifest(report: CalibrationSplitReport) -> VerifiedSplit:
-    """Keep the usable pairs beside the split, so a later session need not decode every image."""
-    verified = VerifiedSplit(report.split_dir, report.pairs, report.summary())
-    content = {"summary": verified.summary, "pairs": [[p.name, a.name] for p, a in report.pairs]}
+    """Keep the usable pairs (and the readable unlabelled images) beside the split, so a later
+    session need not decode every image."""
+    verified = VerifiedSplit(report.split_dir, report.pairs, report.summary(), report.unlabelled)
+    content = {
+        "summary": verified.summary,
+        "pairs": [[p.name, a.name] for p, a in report.pairs],
+        "unlabelled": [p.name for p in report.unlabelled],
+    }
     write_manifest(report.split_dir, content)
     return verified
 
@@ -213,7 +219,8 @@ def load_verified_split(split_dir: Path) -> VerifiedSplit:
     """The pairs verification kept, without reading every image again."""
     content = read_manifest(split_dir)
     pairs = [(split_dir / image, split_dir / annotation) for image, annotation in content["pairs"]]
-    return VerifiedSplit(Path(split_dir), pairs, content["summary"])
+    unlabelled = [split_dir / image for image in content.get("unlabelled", [])]  # older manifests: none
+    return VerifiedSplit(Path(split_dir), pairs, content["summary"], unlabelled)
 
 
 def prepare_calibration(

@@ -53,21 +53,29 @@ def camera_mix(cfg: DictConfig) -> dict[str, float] | None:
     return {str(kind): float(weight) for kind, weight in mix.items()}
 
 
-def prepare(cfg: DictConfig) -> str:
-    """Download, generate or read the user's folder, extract and verify the train and validation splits."""
+def prepare(cfg: DictConfig, splits: list[str] | None = None) -> str:
+    """Download, generate or read the user's folder, extract and verify ``splits`` (default: the
+    train and validation splits)."""
     if cfg.data.source == "folder":
+        if splits:
+            raise DataError(
+                f"data.source=folder holds a training and a validation split, not {', '.join(splits)}: "
+                "the test split and the challenge submission are SoccerNet's (data.source=soccernet). "
+                "Score your own frames with evaluate(cfg) on their validation split."
+            )
         return prepare_folder(cfg)
     root = source_root(cfg)
-    splits = [cfg.data.train_split, cfg.data.val_split]
+    splits = splits or [cfg.data.train_split, cfg.data.val_split]
     if cfg.data.source == "synthetic":
         zip_dir = root / "zips"
         frames = cfg.data.synthetic_frames
         # validating on the training split (overfitting checks) must not shrink it to the valid count
-        wanted = {cfg.data.val_split: int(frames.valid), cfg.data.train_split: int(frames.train)}
-        if not all((zip_dir / CALIBRATION_TASK / f"{split}.zip").exists() for split in wanted):
+        wanted = {s: int(frames.train if s == cfg.data.train_split else frames.valid) for s in splits}
+        missing = {s: n for s, n in wanted.items() if not (zip_dir / CALIBRATION_TASK / f"{s}.zip").exists()}
+        if missing:
             seed = int(cfg.data.synthetic_seed)
-            generate_calibration_dataset(zip_dir, splits=wanted, seed=seed, camera_mix=camera_mix(cfg))
-            print(f"Generated synthetic {CALIBRATION_TASK} frames: {wanted}")
+            generate_calibration_dataset(zip_dir, splits=missing, seed=seed, camera_mix=camera_mix(cfg))
+            print(f"Generated synthetic {CALIBRATION_TASK} frames: {missing}")
         reports = prepare_calibration(root, splits, zip_dir=zip_dir, download=False)
     else:
         zip_dir = download_zip_dir(cfg, root, CALIBRATION_TASK, splits)
@@ -75,8 +83,13 @@ def prepare(cfg: DictConfig) -> str:
     return "\n".join(report.summary for report in reports.values())
 
 
+def prepared_split(cfg: DictConfig, split: str) -> VerifiedSplit:
+    """What the data step found in ``split``: labelled pairs, and images without labels (perhaps all)."""
+    return load_verified_split(source_root(cfg) / CALIBRATION_TASK / split)
+
+
 def verified_split(cfg: DictConfig, split: str) -> VerifiedSplit:
-    split = load_verified_split(source_root(cfg) / CALIBRATION_TASK / split)
+    split = prepared_split(cfg, split)
     if not split.pairs:
         raise DataError(f"{split.split_dir} has no usable image/annotation pair ({split.summary}).")
     return split

@@ -49,6 +49,13 @@ class KeypointFramesTask(Task):
             margin_px=float(cfg.data.visibility_margin_px),
         )
 
+    def prepare_split(self, cfg: DictConfig, split: str) -> str:
+        return calibration_source.prepare(cfg, [split])
+
+    def split_dataset(self, cfg: DictConfig, split: str) -> CalibrationFrames | None:
+        labelled = calibration_source.prepared_split(cfg, split).pairs
+        return self.frames(cfg, split, train=False) if labelled else None
+
     def datasets(self, cfg: DictConfig) -> tuple[CalibrationFrames, CalibrationFrames]:
         return self.frames(cfg, cfg.data.train_split, train=True), self.frames(
             cfg, cfg.data.val_split, train=False

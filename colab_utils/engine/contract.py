@@ -111,6 +111,16 @@ class Task:
         as this network's state dict; None when ``source`` is none of them (it is then read as a file)."""
         return None
 
+    def prepare_split(self, cfg: DictConfig, split: str) -> str:
+        """Download or generate, extract and verify one split training does not read (the test split,
+        scored once at the end), and return its summary; only tasks with a ``data.test_split``."""
+        raise NotImplementedError(f"{self.name} prepares no split besides the ones it trains with")
+
+    def split_dataset(self, cfg: DictConfig, split: str) -> SampleDataset | None:
+        """A prepared split read as the validation set is (no augmentation); None when none of it is
+        labelled, so there is nothing to score."""
+        raise NotImplementedError(f"{self.name} reads no split besides the ones it trains with")
+
     def evaluate(self, cfg: DictConfig, model: TrainModel, loader: Any) -> EvalReport:
         """Metrics on the validation set; tasks add their own picture and official metrics."""
         return EvalReport(metrics=model.validate(loader, metrics=self.metrics(cfg)))

@@ -11,14 +11,17 @@ from colab_utils.bench.spec import ModelBench
 from colab_utils.engine.contract import Task
 from colab_utils.engine.estimate import training_flops
 from colab_utils.engine.sampling import SampleDataset
+from colab_utils.holdout import held_out_names
 
-TRAIN_CLIPS, VALID_CLIPS = 57, 49  # tracking-2023's train and (labelled) test splits
+TRAIN_CLIPS = 57  # tracking-2023's train split, of which data.heldout_every choose the best weights
 VARIANTS = ("detr", "conditional_detr", "deformable_detr")
 
 
 def epoch(cfg: DictConfig, train_set: SampleDataset) -> tuple[int, int]:
     frames = cfg.data.frames_per_clip
-    return TRAIN_CLIPS * int(frames.train), VALID_CLIPS * int(frames.valid)
+    names = [f"SNMOT-{i:03d}" for i in range(1, TRAIN_CLIPS + 1)]
+    held = len(held_out_names(names, int(cfg.data.heldout_every)))
+    return (TRAIN_CLIPS - held) * int(frames.train), held * int(frames.valid)
 
 
 def extra(task: Task, cfg: DictConfig, batch: object) -> list[str]:

@@ -36,6 +36,10 @@ class ClipFormatError(ValueError):
     """A clip whose description files are missing or unusable: the whole clip is skipped."""
 
 
+class ClipUnlabelled(ClipFormatError):
+    """A clip without ``gt/gt.txt``: its labels are not part of the download (a test or challenge split)."""
+
+
 @dataclass(frozen=True)
 class SequenceInfo:
     """``seqinfo.ini``: where the frames are and what they look like."""
@@ -271,11 +275,13 @@ def present_images(clip: Clip) -> set[int]:
 def read_mot_clip(folder: Path) -> Clip:
     """One tracking-2023 clip folder; frames whose image is missing are skipped and counted.
 
-    Raises :class:`ClipFormatError` when ``seqinfo.ini``, ``gameinfo.ini`` or ``gt/gt.txt`` is
-    missing or unreadable as a whole.
+    Raises :class:`ClipUnlabelled` when ``gt/gt.txt`` is missing, :class:`ClipFormatError` when
+    ``seqinfo.ini`` or ``gameinfo.ini`` is missing or a file is unreadable as a whole.
     """
     folder = Path(folder)
-    for name in (SEQINFO, GAMEINFO, GT_FILE):
+    if not (folder / GT_FILE).is_file():
+        raise ClipUnlabelled(f"{folder.name}: {GT_FILE} is missing")
+    for name in (SEQINFO, GAMEINFO):
         if not (folder / name).is_file():
             raise ClipFormatError(f"{folder.name}: {name} is missing")
     info = read_seqinfo(folder / SEQINFO)

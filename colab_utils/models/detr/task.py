@@ -115,9 +115,16 @@ class Detr(Task):
     def prepare_data(self, cfg: DictConfig) -> str:
         summary = detr_folder.prepare_folder(cfg) if cfg.data.source == "folder" else detr_source.prepare(cfg)
         return (
-            f"{summary}\nClasses detected: {', '.join(CLASSES)}; boxes of other roles (SoccerNet's 'other': "
-            "staff, spectators) are left out of training and scoring."
+            f"{summary}\n{detr_source.selection_note(cfg)}\nClasses detected: {', '.join(CLASSES)}; boxes of "
+            "other roles (SoccerNet's 'other': staff, spectators) are left out of training and scoring."
         )
+
+    def prepare_split(self, cfg: DictConfig, split: str) -> str:
+        return detr_source.prepare(cfg, [split])
+
+    def split_dataset(self, cfg: DictConfig, split: str) -> DetectionFrames | None:
+        clips = detr_source.labelled_clips(cfg, split)
+        return self._frames(cfg, clips, train=False) if clips else None
 
     def model_params(self, cfg: DictConfig) -> dict[str, Any]:
         model = cfg.model
@@ -150,12 +157,16 @@ class Detr(Task):
         return {key: model[key] for key in SHAPE_KEYS} | {"classes": list(CLASSES)}
 
     def frames(self, cfg: DictConfig, split: str, train: bool) -> DetectionFrames:
+        return self._frames(cfg, detr_source.split_clips(cfg, split), train)
+
+    def _frames(self, cfg: DictConfig, clips: list, train: bool) -> DetectionFrames:
         per_clip = cfg.data.frames_per_clip.train if train else cfg.data.frames_per_clip.valid
-        clips = detr_source.split_clips(cfg, split)
         return DetectionFrames(clips, int(per_clip), cfg.data.input_size, train, bool(cfg.data.augment))
 
     def datasets(self, cfg: DictConfig) -> tuple[DetectionFrames, DetectionFrames]:
-        return self.frames(cfg, cfg.data.train_split, True), self.frames(cfg, cfg.data.val_split, False)
+        """The training clips, and the clips that choose the best weights (never the test split)."""
+        trained_on, selection = detr_source.training_clips(cfg)
+        return self._frames(cfg, trained_on, True), self._frames(cfg, selection, False)
 
     def collate_fn(self) -> Callable:
         return collate

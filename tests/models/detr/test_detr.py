@@ -382,7 +382,7 @@ def test_time_and_memory_estimates_run_without_numbers(folders):
     assert one["Activation"] < two["Activation"] < 1.6 * one["Activation"]
 
 
-def test_prepare_train_evaluate_export(folders):
+def test_prepare_train_evaluate_export(folders, capsys):
     exported = folders["tmp"] / "exported"
     overrides = [
         "data.num_workers=0",
@@ -392,13 +392,26 @@ def test_prepare_train_evaluate_export(folders):
     ]
     cfg = load_config(MODEL, "smoke", overrides, verbose=False)
     summary = prepare_data(cfg)
-    assert "train: 2 clips, 16 frames" in summary and "test: 1 clips, 8 frames" in summary
+    assert "train: 3 clips, 24 frames" in summary and "test:" not in summary  # test waits for the end
+    assert (
+        "Best weights chosen on 1 clip(s) held out of train (one in 3, by name: SNMOT-001), never trained "
+        "on; test is kept for evaluate(cfg, split='test'), once, at the end." in summary
+    )
     assert (folders["data"] / "synthetic").is_dir() and list((folders["data"]).rglob("gt.txt"))
     train(cfg)
     report = evaluate(cfg)
     keys = {"val_map", "val_map_50", "val_map_75", "val_loss"} | {f"val_ap_{name}" for name in CLASSES}
     assert keys <= report.metrics.keys()
     assert report.figure is not None and report.figure.axes[0].images
+    capsys.readouterr()
+    tested = evaluate(cfg, split="test")
+    out = capsys.readouterr().out
+    assert "test: 1 clips, 8 frames" in out
+    assert (
+        "detr on the test split (4 samples), weights from best.pth, chosen on 'heldout': test was not "
+        "used to choose them." in out
+    )
+    assert {key.replace("val_", "test_") for key in keys} <= tested.metrics.keys()
     payload = load_portable(export(cfg))
     assert payload["meta"]["classes"] == list(CLASSES) and payload["meta"]["input_size"] == [384, 216]
     assert payload["meta"]["normalisation"]["mean"] == pytest.approx([123.675, 116.28, 103.53])
