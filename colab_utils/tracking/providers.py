@@ -106,8 +106,13 @@ def _match_files(provider: str, folder: Path) -> tuple[str, tuple[Path, ...]]:
 def load_provider_match(files: ProviderFiles) -> Match:
     """Parse one match with kloppy into a :class:`Match` in metres on its own pitch, at its own rate."""
     from kloppy import metrica, sportec
-    from kloppy.domain import AttackingDirection, DatasetType, Provider, attacking_direction_from_frame
-    from kloppy.domain import build_coordinate_system
+    from kloppy.domain import (
+        AttackingDirection,
+        DatasetType,
+        Provider,
+        attacking_direction_from_frame,
+        build_coordinate_system,
+    )
     from kloppy.exceptions import KloppyError
 
     loaders = {
@@ -176,4 +181,3 @@ def _role_name(player: Any) -> str:
     position = player.starting_position
     name = getattr(position, "name", "")
     return "" if name in ("Unknown", None) else str(name)
-

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -79,9 +79,10 @@ class Match:
     """One match's tracking: T frames at ``fps`` (the data's own rate) and N players (every player listed).
 
     Positions are metres in SkillCorner's frame (origin at the centre mark, x along the length, y
-    up) whichever provider they come from; ``pitch_size`` is the data's own pitch. NaN where a player is not on the pitch (a
-    substitute before coming on, a replaced player after) or where the broadcast shows no
-    tracking (replays, close-ups). ``detected`` is False where SkillCorner extrapolated.
+    up) whichever provider they come from; ``pitch_size`` is the data's own pitch. NaN where a
+    player is not on the pitch (a substitute before coming on, a replaced player after) or where
+    the broadcast shows no tracking (replays, close-ups). ``detected`` is False where SkillCorner
+    extrapolated.
     """
 
     match_id: int
@@ -204,8 +205,10 @@ def load_cached(files: MatchFiles | Any, cache: Path) -> Match:
     age counts), ``made_from`` (a text naming what the arrays come from) and ``load()``.
     """
     cache = Path(cache)
-    if not cache.exists() or cache.stat().st_mtime_ns < files.tracking.stat().st_mtime_ns or (
-        _cache_stamp(cache) != {"version": CACHE_VERSION, "made_from": files.made_from}
+    if (
+        not cache.exists()
+        or cache.stat().st_mtime_ns < files.tracking.stat().st_mtime_ns
+        or (_cache_stamp(cache) != {"version": CACHE_VERSION, "made_from": files.made_from})
     ):
         files.load().save(cache, files.made_from)
     return Match.load(cache)

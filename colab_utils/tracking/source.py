@@ -67,7 +67,7 @@ def load_matches(cfg: DictConfig) -> tuple[list[Match], list[Match], list[str]]:
     for found in files:
         try:
             matches.append(load_cached(found, cache / f"{found.match_id}.npz"))
-        except (LfsPointerError, OSError, ValueError, KeyError) as error:  # DataError is a ValueError  # JSONDecodeError is a ValueError
+        except (LfsPointerError, OSError, ValueError, KeyError) as error:  # JSONDecodeError, DataError too
             skipped.append(f"match {found.match_id}: {type(error).__name__}: {error}")
     held_out = int(cfg.data.valid_matches)
     if len(matches) <= held_out:
