@@ -8,9 +8,11 @@ then read from a local ``.npz`` cache. A match that cannot be read is reported a
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
 from colab_utils.errors import DataError
@@ -77,6 +79,18 @@ def load_matches(cfg: DictConfig) -> tuple[list[Match], list[Match], list[str]]:
             "(data.match_ids)." + "".join(f"\n  skipped {line}" for line in skipped)
         )
     return matches[: len(matches) - held_out], matches[len(matches) - held_out :], skipped
+
+
+def cached_fps(cfg: DictConfig) -> float | None:
+    """The frame rate of this config's parsed matches (None before the data step): read from the
+    cache, so an export on a fresh runtime neither downloads nor parses anything."""
+    for path in sorted((data_root(cfg) / "cache").glob("*.npz")):
+        try:
+            with np.load(path) as data:
+                return float(json.loads(str(data["meta"]))["fps"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return None
 
 
 def describe_source(cfg: DictConfig) -> str:

@@ -141,6 +141,8 @@ def test_both_models_train_and_evaluate_on_metrica_csv(model, metrica_folder, fo
     train(cfg)
     report = evaluate(cfg)
     assert report.metrics and report.figure is not None
+    meta = get_task(model).export_meta(cfg)
+    assert meta.get("fps", meta.get("window", {}).get("fps")) == FPS  # the exported model says its rate
 
 
 def test_sportec_positions_are_read_with_their_pitch_roles_and_rate(tmp_path):

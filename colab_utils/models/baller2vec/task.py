@@ -28,7 +28,7 @@ from colab_utils.models.baller2vec.network import Baller2Vec
 from colab_utils.models.baller2vec.picture import forecast_picture
 from colab_utils.models.baller2vec.rollout import constant_velocity, rollout
 from colab_utils.models.baller2vec.tokens import BALL_SIDE, FEATURES, window_tensors
-from colab_utils.tracking.source import data_root, describe_source, load_matches
+from colab_utils.tracking.source import cached_fps, data_root, describe_source, load_matches
 from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
 
 AGENTS = 23  # 22 player slots + the ball
@@ -186,7 +186,7 @@ class Baller2VecTask(Task):
             "history_steps": int(cfg.data.history),
             "future_steps": int(cfg.data.future),
             "frames_per_step": int(cfg.data.step),
-            "fps": load_matches(cfg)[0][0].fps,
+            "fps": cached_fps(cfg),  # the training data's
             "output": "per token: logits over bins.size^2 next-step displacement cells (row: x, column: y), "
             "centred on the last step's displacement when bins.centre is 'velocity'",
         }

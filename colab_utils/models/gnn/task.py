@@ -36,7 +36,7 @@ from colab_utils.models.gnn.metrics import TacticsScores
 from colab_utils.models.gnn.network import TacticsNet
 from colab_utils.models.gnn.picture import frame_graph_picture
 from colab_utils.tracking.skillcorner import PHASE_NAMES, Match
-from colab_utils.tracking.source import data_root, describe_source, load_matches
+from colab_utils.tracking.source import cached_fps, data_root, describe_source, load_matches
 from colab_utils.tracking.synthetic import read_formations
 from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
 
@@ -202,7 +202,7 @@ class Gnn(Task):
             "window": {
                 "frames": spec.length,
                 "frames_between_graphs": spec.step,
-                "fps": load_matches(cfg)[0][0].fps,
+                "fps": cached_fps(cfg),  # the training data's
             },
             "positions": "x, y over half the match's pitch length and width (from the data)",
             "edges": {"kind": edges.kind, "k": edges.k, "radius_m": edges.radius_m},
