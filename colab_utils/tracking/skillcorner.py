@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LFS_SIGNATURE = b"version https://git-lfs.github.com/spec/v1"
+CACHE_VERSION = 2
+"""Format of the ``.npz`` cache; a cache of another version is parsed again (2: stamped, any provider)."""
 FPS = 10.0
 PERIOD_START_S = {1: 0.0, 2: 45 * 60.0, 3: 90 * 60.0, 4: 105 * 60.0, 5: 120 * 60.0}
 """Match clock at the start of each period, as SkillCorner's timestamps count it."""
@@ -73,11 +76,13 @@ class PlayerInfo(NamedTuple):
 
 @dataclass
 class Match:
-    """One match's tracking on a regular 10 fps grid of T frames and N players (every player listed).
+    """One match's tracking: T frames at ``fps`` (the data's own rate) and N players (every player listed).
 
-    Positions are metres in SkillCorner's frame; NaN where a player is not on the pitch (a
-    substitute before coming on, a replaced player after) or where the broadcast shows no
-    tracking (replays, close-ups). ``detected`` is False where SkillCorner extrapolated.
+    Positions are metres in SkillCorner's frame (origin at the centre mark, x along the length, y
+    up) whichever provider they come from; ``pitch_size`` is the data's own pitch. NaN where a
+    player is not on the pitch (a substitute before coming on, a replaced player after) or where
+    the broadcast shows no tracking (replays, close-ups). ``detected`` is False where SkillCorner
+    extrapolated.
     """
 
     match_id: int
@@ -112,10 +117,12 @@ class Match:
         per_period = np.array([sign[s] for s in self.home_sides] or [1.0])
         return per_period[np.clip(self.periods.astype(int) - 1, 0, len(per_period) - 1)]
 
-    def save(self, path: Path) -> None:
-        """Write the arrays as one ``.npz`` (loading that is ~100x faster than parsing the JSONL)."""
+    def save(self, path: Path, made_from: str = "") -> None:
+        """Write the arrays as one ``.npz`` (loading that is ~100x faster than parsing the JSONL);
+        ``made_from`` names the files and settings it was parsed from, so a change rebuilds it."""
         arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
         meta = {name: getattr(self, name) for name in _META_FIELDS}
+        meta["cache"] = {"version": CACHE_VERSION, "made_from": made_from}
         meta["players"] = [list(p) for p in self.players]
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
@@ -128,6 +135,7 @@ class Match:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {name: data[name] for name in _ARRAY_FIELDS}
+        meta.pop("cache", None)
         meta["players"] = [PlayerInfo(*p) for p in meta["players"]]
         for name in ("home_sides", "team_ids", "team_names", "pitch_size", "phase_names"):
             meta[name] = tuple(meta[name])
@@ -181,16 +189,37 @@ class MatchFiles:
             phases if phases.exists() else None,
         )
 
+    @property
+    def made_from(self) -> str:
+        return f"skillcorner {self.match_json.name}"
+
     def load(self) -> Match:
         return load_match(self.match_json, self.tracking, self.phases)
 
 
-def load_cached(files: MatchFiles, cache: Path) -> Match:
-    """:func:`load_match` through an ``.npz`` cache, parsed again when the tracking file is newer."""
+def load_cached(files: MatchFiles | Any, cache: Path) -> Match:
+    """``files.load()`` through an ``.npz`` cache, parsed again when the tracking file is newer, or the
+    cache is of another format (:data:`CACHE_VERSION`) or was made from other files or settings.
+
+    ``files`` is a :class:`MatchFiles` or any match description with ``tracking`` (the file whose
+    age counts), ``made_from`` (a text naming what the arrays come from) and ``load()``.
+    """
     cache = Path(cache)
-    if not cache.exists() or cache.stat().st_mtime_ns < files.tracking.stat().st_mtime_ns:
-        files.load().save(cache)
+    if (
+        not cache.exists()
+        or cache.stat().st_mtime_ns < files.tracking.stat().st_mtime_ns
+        or (_cache_stamp(cache) != {"version": CACHE_VERSION, "made_from": files.made_from})
+    ):
+        files.load().save(cache, files.made_from)
     return Match.load(cache)
+
+
+def _cache_stamp(cache: Path) -> dict | None:
+    try:
+        with np.load(cache) as data:
+            return json.loads(str(data["meta"])).get("cache")
+    except (OSError, ValueError, KeyError):  # a cut or foreign file: parsed again
+        return None
 
 
 def lfs_pointer_size(path: Path) -> int | None:
@@ -245,12 +274,59 @@ def load_match(match_json: Path, tracking: Path, phases: Path | None = None) -> 
             "A download cut short, or a file of another release? Delete the match's folder and download "
             "it again."
         ) from error
+    roles = {str(p["id"]): p["player_role"]["name"] for p in meta["players"]}
+    frames = kloppy_arrays(dataset, lambda player: roles[player.player_id])
+    column = {p.player_id: i for i, p in enumerate(frames.roster)}
+    detected, ball_detected = _detection_flags(tracking, frames.frame_ids, column)
+    phase_arrays = _phase_labels(phases, frames.frame_ids, frames.team_ids)
+    return Match(
+        match_id=int(meta["id"]),
+        fps=float(dataset.metadata.frame_rate or FPS),
+        frame_ids=frames.frame_ids,
+        periods=frames.periods,
+        times=frames.times,
+        players=frames.players,
+        team_of=frames.team_of,
+        positions=frames.positions,
+        detected=detected,
+        ball=frames.ball,
+        ball_detected=ball_detected,
+        possession=frames.possession,
+        phases=phase_arrays[0],
+        defending_phases=phase_arrays[1],
+        phase_team=phase_arrays[2],
+        home_sides=tuple(meta.get("home_team_side") or ("left_to_right", "right_to_left")),
+        team_ids=frames.team_ids,
+        team_names=frames.team_names,
+        pitch_size=(float(meta["pitch_length"]), float(meta["pitch_width"])),
+    )
+
+
+class KloppyFrames(NamedTuple):
+    """A kloppy tracking dataset's records as arrays (one column per player of both teams' sheets)."""
+
+    roster: list  # kloppy Player objects, home then away: column i of the arrays
+    players: list[PlayerInfo]
+    team_of: np.ndarray  # [N] int8: 0 home, 1 away
+    team_ids: tuple[int, int]
+    team_names: tuple[str, str]
+    frame_ids: np.ndarray  # [T] int64
+    periods: np.ndarray  # [T] int8
+    times: np.ndarray  # [T] float64 match clock
+    positions: np.ndarray  # [T, N, 2] float32, NaN when absent
+    ball: np.ndarray  # [T, 3] float32, NaN when not tracked
+    possession: np.ndarray  # [T] int8: 0 home / 1 away / -1 none
+
+
+def kloppy_arrays(dataset: Any, role_of: Callable[[Any], str]) -> KloppyFrames:
+    """The records of a kloppy ``TrackingDataset`` (already in this module's metres) as arrays;
+    ``role_of(player)`` names each player's role. Team ids that are not numbers become 0 and 1."""
     home, away = dataset.metadata.teams
     roster = [(p, 0) for p in home.players] + [(p, 1) for p in away.players]
-    roles = {str(p["id"]): p["player_role"]["name"] for p in meta["players"]}
+    team_ids = tuple(_number(team.team_id, default) for team, default in ((home, 0), (away, 1)))
     players = [
-        PlayerInfo(int(p.player_id), int(p.team.team_id), roles[p.player_id], int(p.jersey_no))
-        for p, _ in roster
+        PlayerInfo(_number(p.player_id, i), team_ids[side], role_of(p), int(p.jersey_no or 0))
+        for i, (p, side) in enumerate(roster)
     ]
     column = {p.player_id: i for i, (p, _) in enumerate(roster)}
     records = dataset.records
@@ -271,31 +347,29 @@ def load_match(match_json: Path, tracking: Path, phases: Path | None = None) -> 
             z = getattr(b, "z", None)  # a Point3D, or a Point when the height is missing
             ball[t] = (b.x, b.y, np.nan if z is None else z)
         for player, data in frame.players_data.items():
-            if data.coordinates is not None:
+            if data.coordinates is not None and player.player_id in column:
                 positions[t, column[player.player_id]] = (data.coordinates.x, data.coordinates.y)
-    detected, ball_detected = _detection_flags(tracking, frame_ids, column)
-    phase_arrays = _phase_labels(phases, frame_ids, (int(home.team_id), int(away.team_id)))
-    return Match(
-        match_id=int(meta["id"]),
-        fps=float(dataset.metadata.frame_rate or FPS),
+    return KloppyFrames(
+        roster=[p for p, _ in roster],
+        players=players,
+        team_of=np.array([side for _, side in roster], np.int8),
+        team_ids=team_ids,
+        team_names=(str(home.name), str(away.name)),
         frame_ids=frame_ids,
         periods=periods,
         times=times,
-        players=players,
-        team_of=np.array([team for _, team in roster], np.int8),
         positions=positions,
-        detected=detected,
         ball=ball,
-        ball_detected=ball_detected,
         possession=possession,
-        phases=phase_arrays[0],
-        defending_phases=phase_arrays[1],
-        phase_team=phase_arrays[2],
-        home_sides=tuple(meta.get("home_team_side") or ("left_to_right", "right_to_left")),
-        team_ids=(int(home.team_id), int(away.team_id)),
-        team_names=(home.name, away.name),
-        pitch_size=(float(meta["pitch_length"]), float(meta["pitch_width"])),
     )
+
+
+def _number(value: object, default: int) -> int:
+    """An id as an int (SkillCorner's are numbers; other providers' are often text)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _detection_flags(

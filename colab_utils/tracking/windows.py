@@ -25,6 +25,9 @@ import numpy as np
 from colab_utils.engine.sampling import SampleDataset
 from colab_utils.tracking.skillcorner import Match
 
+STANDARD_PITCH = (105.0, 68.0)
+"""Pitch (length, width) assumed only for arrays a user passes without one; matches carry their own."""
+
 
 @dataclass(frozen=True)
 class WindowSpec:
@@ -71,6 +74,7 @@ class Window:
     phases: np.ndarray  # [T] phase of play of the team in possession (nearest frame), -1 for none
     home_direction: float  # +1 if the home team attacks towards +x in this (augmented) window
     flips: tuple[bool, bool]  # (x flipped, y flipped)
+    pitch_size: tuple[float, float] = STANDARD_PITCH  # (length, width) metres: the match's own pitch
 
 
 def window_starts(match: Match, spec: WindowSpec) -> np.ndarray:
@@ -165,6 +169,7 @@ def cut_window(
         phases=match.phases[start + nearest].astype(np.int64),
         home_direction=direction,
         flips=flips,
+        pitch_size=match.pitch_size,
     )
 
 

@@ -24,7 +24,6 @@ from torch import nn
 from colab_utils.grad_checkpointing import recompute_in_backward
 from colab_utils.models.baller2vec.tokens import (
     FEATURES,
-    PITCH_HALF,
     DisplacementBins,
     time_causal_mask,
     token_features,
@@ -78,7 +77,8 @@ class Baller2Vec(nn.Module):
         positions, present = inputs["positions"], inputs["present"]
         _, steps, agents = present.shape
         extents = self.bins.extents(agents, positions.device)
-        features = token_features(positions, present, inputs["detected"], extents)
+        half = inputs["pitch_half"][:, None, None, :].to(positions.dtype)
+        features = token_features(positions, present, inputs["detected"], extents, inputs["pitch_half"])
         tokens = self.embed(features)
         hidden = inputs.get("hidden")
         if hidden is not None:
@@ -93,7 +93,6 @@ class Baller2Vec(nn.Module):
         mask = time_causal_mask(steps, agents, positions.device)
         # is_causal=False: the mask is not the token-causal one, and torch need not inspect it to find out
         encoded = self.encoder(tokens.flatten(1, 2), mask=mask, is_causal=False).unflatten(1, (steps, agents))
-        half = positions.new_tensor(PITCH_HALF)
         return {
             "logits": self.next_step(encoded),
             "position": self.reconstruct(encoded) * half,

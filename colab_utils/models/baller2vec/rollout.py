@@ -15,7 +15,8 @@ from colab_utils.models.baller2vec.tokens import step_displacement
 
 
 def _observed(inputs: dict[str, torch.Tensor], history: int) -> dict[str, torch.Tensor]:
-    cut = {key: value[:, :history] for key, value in inputs.items() if key not in ("side", "slot")}
+    per_window = ("side", "slot", "pitch_half")  # no time axis
+    cut = {key: value[:, :history] for key, value in inputs.items() if key not in per_window}
     cut["hidden"] = torch.zeros_like(cut["present"])
     return {**inputs, **cut}
 

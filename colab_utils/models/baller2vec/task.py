@@ -27,9 +27,8 @@ from colab_utils.models.baller2vec.metrics import ForecastErrors
 from colab_utils.models.baller2vec.network import Baller2Vec
 from colab_utils.models.baller2vec.picture import forecast_picture
 from colab_utils.models.baller2vec.rollout import constant_velocity, rollout
-from colab_utils.models.baller2vec.tokens import BALL_SIDE, FEATURES, PITCH_HALF, window_tensors
-from colab_utils.tracking.skillcorner import FPS
-from colab_utils.tracking.source import data_root, describe_source, load_matches
+from colab_utils.models.baller2vec.tokens import BALL_SIDE, FEATURES, window_tensors
+from colab_utils.tracking.source import cached_fps, data_root, describe_source, load_matches
 from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
 
 AGENTS = 23  # 22 player slots + the ball
@@ -180,13 +179,14 @@ class Baller2VecTask(Task):
         return {
             "agents": "tokens per step: 22 player slots (11 per team) then the ball",
             "features": list(FEATURES),
-            "pitch_half_m": list(PITCH_HALF),
+            "positions": "metres from the centre mark; features divide them by half the match's pitch "
+            "(pitch_half, from the data)",
             "side_ids": {"attacking +x": 0, "attacking -x": 1, "ball": BALL_SIDE},
             "bins": OmegaConf.to_container(cfg.model.bins, resolve=True),
             "history_steps": int(cfg.data.history),
             "future_steps": int(cfg.data.future),
             "frames_per_step": int(cfg.data.step),
-            "fps": FPS,
+            "fps": cached_fps(cfg),  # the training data's
             "output": "per token: logits over bins.size^2 next-step displacement cells (row: x, column: y), "
             "centred on the last step's displacement when bins.centre is 'velocity'",
         }

@@ -25,7 +25,6 @@ import torch
 
 from colab_utils.tracking.windows import Window
 
-PITCH_HALF = (52.5, 34.0)
 BALL_SIDE = 2  # side id of the ball token (0: attacks +x, 1: attacks -x)
 FEATURES = ("x", "y", "dx", "dy", "ddx", "ddy", "present", "detected")
 
@@ -54,6 +53,7 @@ def window_tensors(
         "side": torch.from_numpy(np.append(side, BALL_SIDE).astype(np.int64)),
         "slot": torch.from_numpy(np.append(order, players).astype(np.int64)),
         "hidden": torch.from_numpy(hidden),
+        "pitch_half": torch.tensor(window.pitch_size, dtype=torch.float32) / 2,  # the match's own pitch
     }
 
 
@@ -67,11 +67,16 @@ def step_displacement(positions: torch.Tensor, present: torch.Tensor) -> tuple[t
 
 
 def token_features(
-    positions: torch.Tensor, present: torch.Tensor, detected: torch.Tensor, extents: torch.Tensor
+    positions: torch.Tensor,
+    present: torch.Tensor,
+    detected: torch.Tensor,
+    extents: torch.Tensor,
+    pitch_half: torch.Tensor,
 ) -> torch.Tensor:
-    """[B, T, A, len(FEATURES)]: normalised position, the last displacement and its change (each over
-    the agent's bin extent: velocity and acceleration per step), presence and detection flags."""
-    half = positions.new_tensor(PITCH_HALF)
+    """[B, T, A, len(FEATURES)]: position over half the window's pitch ``pitch_half`` [B, 2] (so a goal
+    line is at +-1 on any pitch), the last displacement and its change (each over the agent's bin
+    extent: velocity and acceleration per step), presence and detection flags."""
+    half = pitch_half[:, None, None, :].to(positions.dtype)
     moved, known = step_displacement(positions, present)
     change, _ = step_displacement(moved, known)
     flags = torch.stack([present, detected & present], dim=-1).to(positions.dtype)

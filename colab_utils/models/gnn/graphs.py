@@ -44,15 +44,14 @@ from colab_utils.models.gnn.formations import (
 from colab_utils.tracking.skillcorner import Match
 from colab_utils.tracking.windows import Window
 
-HALF_LENGTH_M, HALF_WIDTH_M = 52.5, 34.0
 SPEED_UNIT = 10.0  # m/s
 DISTANCE_UNIT = 10.0  # m
 HEIGHT_UNIT = 5.0  # m
 HOME, AWAY, BALL = 0, 1, 2
 
 NODE_FEATURES = (
-    "x",  # / 52.5 m
-    "y",  # / 34 m
+    "x",  # / half the pitch's length (the match's own, from the data): the goal lines at +-1
+    "y",  # / half its width
     "vx",  # / 10 m/s, from the previous step of the window
     "vy",
     "home",  # one-hot: home player, away player, ball
@@ -150,8 +149,9 @@ def window_graph(window: Window, roles: np.ndarray, formation: np.ndarray, edges
     detected = np.concatenate([window.detected[:, slots], window.ball_detected[:, None]], axis=1)
 
     features = np.zeros((frames, tracks, len(NODE_FEATURES)), dtype=np.float32)
-    features[..., 0] = np.nan_to_num(xy[..., 0]) / HALF_LENGTH_M
-    features[..., 1] = np.nan_to_num(xy[..., 1]) / HALF_WIDTH_M
+    half_length, half_width = window.pitch_size[0] / 2, window.pitch_size[1] / 2
+    features[..., 0] = np.nan_to_num(xy[..., 0]) / half_length
+    features[..., 1] = np.nan_to_num(xy[..., 1]) / half_width
     features[..., 2:4] = velocity / SPEED_UNIT
     features[:, np.arange(tracks), 4 + team] = 1.0
     features[..., 7] = detected

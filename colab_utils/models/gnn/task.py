@@ -24,8 +24,6 @@ from colab_utils.models.gnn.formations import FORMATIONS, ROLES, templates_named
 from colab_utils.models.gnn.graphs import (
     BALL,
     EDGE_FEATURES,
-    HALF_LENGTH_M,
-    HALF_WIDTH_M,
     NODE_FEATURES,
     EdgeSpec,
     GraphTransform,
@@ -38,7 +36,7 @@ from colab_utils.models.gnn.metrics import TacticsScores
 from colab_utils.models.gnn.network import TacticsNet
 from colab_utils.models.gnn.picture import frame_graph_picture
 from colab_utils.tracking.skillcorner import PHASE_NAMES, Match
-from colab_utils.tracking.source import data_root, describe_source, load_matches
+from colab_utils.tracking.source import cached_fps, data_root, describe_source, load_matches
 from colab_utils.tracking.synthetic import read_formations
 from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
 
@@ -201,7 +199,12 @@ class Gnn(Task):
         return {
             "node_features": list(NODE_FEATURES),
             "edge_features": list(EDGE_FEATURES),
-            "window": {"frames": spec.length, "frames_between_graphs": spec.step, "fps": 10.0},
+            "window": {
+                "frames": spec.length,
+                "frames_between_graphs": spec.step,
+                "fps": cached_fps(cfg),  # the training data's
+            },
+            "positions": "x, y over half the match's pitch length and width (from the data)",
             "edges": {"kind": edges.kind, "k": edges.k, "radius_m": edges.radius_m},
             "roles": list(ROLES),
             "formations": formation_names(cfg),
@@ -222,7 +225,8 @@ def _picture(cfg: DictConfig, dataset: TrajectoryWindows, index: int, sample, pr
     numbering[nodes] = torch.arange(len(nodes))
     inside = (sample.node_t[sample.edge_index] == frame).all(dim=0)
     edges = numbering[sample.edge_index[:, inside]].numpy()
-    xy = sample.x[nodes][:, :2].numpy() * (HALF_LENGTH_M, HALF_WIDTH_M)
+    match = dataset.matches[int(dataset.index[index, 0])]
+    xy = sample.x[nodes][:, :2].numpy() * np.array(match.pitch_size) / 2
     tracks = sample.node_track[nodes]
     team = sample.track_team[tracks].numpy()
     guessed = prediction["role"].argmax(dim=-1).cpu()[tracks].tolist()
@@ -235,7 +239,6 @@ def _picture(cfg: DictConfig, dataset: TrajectoryWindows, index: int, sample, pr
     for side, (guess, label) in enumerate(zip(predicted, sample.formation[0].tolist(), strict=True)):
         told = names[label] if label >= 0 else "no label"
         sides.append(f"{('home', 'away')[side]} {names[guess]} (rule: {told})")
-    match = dataset.matches[int(dataset.index[index, 0])]
     title = (
         f"match {match.match_id}, validation window {index}, graph {frame}: "
         + "; ".join(sides)
