@@ -9,7 +9,7 @@ the model's business (its ``folder`` module):
    thousands of small files from Drive is slow; files already copied are kept); a local folder
    is read where it is.
 2. **Splits**: ``train/`` and ``valid/`` (or the config's split names) when the folder has them;
-   else the model holds out whole groups (clips, matches, identities) by :func:`hold_out`.
+   else the model holds out whole groups (clips, matches, identities) by :func:`colab_utils.holdout.hold_out`.
 3. **Views**: each split becomes a folder of symbolic links laid out as the model's SoccerNet
    split is, so the SoccerNet verification, counted skips and manifest apply unchanged. They are
    rebuilt, and verified again, only when the user's files or the settings that shape them change.
@@ -34,8 +34,6 @@ from colab_utils.files import write_atomically
 from colab_utils.runtime import on_google_drive
 from colab_utils.soccernet.archives import extract_zip
 
-HOLDOUT_FRACTION = 0.2
-"""The share of groups held out for validation when the folder has no validation split."""
 TRAIN_NAMES = ("train",)
 VALID_NAMES = ("valid", "val", "validation")
 _IGNORED = ("__MACOSX",)
@@ -174,30 +172,6 @@ def split_folders(data: Path, cfg: DictConfig) -> tuple[Path, Path | None]:
     if train is not None and valid is not None and train != valid:
         return train, valid
     return (train or data), None
-
-
-def hold_out(groups: Iterable[str], what: str) -> tuple[set[str], str]:
-    """The groups held out for validation, and the sentence that says how (``what``: their plural name).
-
-    Fixed and deterministic: groups are ranked by a hash of their name (not drawn at random),
-    so the same folder always gives the same split and adding groups moves few of them. At
-    least one group is held out and at least one kept.
-    """
-    names = sorted(set(groups))
-    if len(names) < 2:
-        raise DataError(
-            f"{len(names)} {what} found: holding out whole {what} for validation needs two or more. "
-            "Add a valid/ folder beside train/ in data.folder, or more of them."
-        )
-    count = min(len(names) - 1, max(1, round(HOLDOUT_FRACTION * len(names))))
-    ranked = sorted(names, key=lambda name: hashlib.sha1(name.encode()).hexdigest())
-    held = set(ranked[:count])
-    shown = ", ".join(sorted(held)[:5]) + (" ..." if len(held) > 5 else "")
-    note = (
-        f"No validation split in data.folder: held out {count} of {len(names)} {what} "
-        f"({HOLDOUT_FRACTION:.0%}, chosen by a hash of their names, the same every run): {shown}."
-    )
-    return held, note
 
 
 def link(source: Path, view: Path) -> None:

@@ -22,11 +22,11 @@ from colab_utils.calibration.annotations import (
     write_verified_manifest,
 )
 from colab_utils.errors import DataError
+from colab_utils.holdout import hold_out
 from colab_utils.user_folder import (
     expected,
     files,
     fingerprint,
-    hold_out,
     link,
     prepare_views,
     split_folders,

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from colab_utils.config import ConfigError
 from colab_utils.errors import DataError
 from colab_utils.files import write_atomically
+from colab_utils.holdout import hold_out
 from colab_utils.models.detr.gamestate import LABELS_FILE
 from colab_utils.models.detr.mot import GT_FILE, ROLES, SEQINFO
 from colab_utils.models.detr.source import load_verified_split, verify_split, write_verified_manifest
@@ -27,7 +28,6 @@ from colab_utils.models.detr.synthetic.dataset import GAMESTATE, TRACKING
 from colab_utils.user_folder import (
     expected,
     fingerprint,
-    hold_out,
     link,
     prepare_views,
     safe_name,

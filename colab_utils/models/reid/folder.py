@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from colab_utils.errors import DataError
+from colab_utils.holdout import hold_out
 from colab_utils.models.reid.files import (
     CROP_SUFFIXES,
     CropName,
@@ -31,7 +32,6 @@ from colab_utils.user_folder import (
     expected,
     files,
     fingerprint,
-    hold_out,
     link,
     prepare_views,
     safe_name,

@@ -54,7 +54,7 @@ def test_one_folder_per_identity_trains_and_holds_out_whole_identities(folders):
     folder = folders["tmp"] / "players"
     for person in range(10):
         for shot in range(4):
-            _crop(folder / f"player {person}" / f"shot{shot}.jpg", person, truncated=(person, shot) == (0, 1))
+            _crop(folder / f"player {person}" / f"shot{shot}.jpg", person, truncated=(person, shot) == (1, 1))
     _crop(folder / "stray.jpg", 99)  # not in an identity folder
     cfg = _cfg(folder)
     summary = prepare_data(cfg)
