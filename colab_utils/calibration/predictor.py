@@ -123,6 +123,7 @@ class KeypointPredictor(Predictor):
     each frame's keypoints into a result (:meth:`result`), through ``self.smoother``."""
 
     streams_video = True
+    smooths_cameras = True
 
     def __init__(
         self,

@@ -54,12 +54,18 @@ def open_weights(path: str | Path) -> dict[str, Any]:
 
 
 def load_predictor(
-    weights: str | Path, model: str | None = None, device: str | torch.device | None = None, **options: Any
+    weights: str | Path,
+    model: str | None = None,
+    device: str | torch.device | None = None,
+    smooth: float = 0.0,
+    **options: Any,
 ) -> Predictor:
     """The predictor of the model in ``weights``, ready to run on ``device`` (default: the GPU if any).
 
     ``model``, when given, must be the model the file holds (a check against picking the wrong
     file); ``options`` go to the task's predictor (e.g. ``min_confidence`` for calibration).
+    ``smooth`` goes to the models that find a camera (calibration); the others say they leave it out,
+    so that one notebook setting serves every model.
     """
     payload = open_weights(weights)
     if model and payload["model"] != model:
@@ -68,7 +74,12 @@ def load_predictor(
             f"{model} notebook, or leave the model out."
         )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return predictor_class(payload["task"])(payload, device, **options)
+    found = predictor_class(payload["task"])
+    if smooth and not found.smooths_cameras:
+        print(f"smooth={smooth} left out: it averages calibration cameras; {payload['model']} has none.")
+    elif smooth:
+        options["smooth"] = smooth
+    return found(payload, device, **options)
 
 
 def predict(
@@ -81,6 +92,7 @@ def predict(
     max_frames: int | None = None,
     video_out: str | Path | None = None,
     progress: bool = True,
+    smooth: float = 0.0,
     **options: Any,
 ) -> Prediction | VideoPrediction:
     """Run the model exported in ``weights`` on ``inputs`` and return its :class:`Prediction`.
@@ -94,10 +106,10 @@ def predict(
     bar (``progress``) and memory that does not grow with its length: the whole video unless
     ``max_frames`` is given, drawn into the mp4 ``video_out`` (default: a temporary folder; the
     result's ``save`` copies it), returned as a :class:`VideoPrediction` whose ``show()`` plays
-    it. ``options`` go to the model's predictor: ``smooth=0.7`` averages a calibration model's
-    cameras over the frames (:mod:`colab_utils.calibration.smoothing`).
+    it. ``smooth`` (0 to below 1; 0: off) averages a calibration model's cameras over the frames,
+    in their order (:mod:`colab_utils.calibration.smoothing`); ``options`` go to the model's predictor.
     """
-    predictor = load_predictor(weights, model=model, device=device, **options)
+    predictor = load_predictor(weights, model=model, device=device, smooth=smooth, **options)
     video = single_video(inputs)
     if video is not None and predictor.streams_video:
         prediction = predict_video(

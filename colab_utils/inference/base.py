@@ -183,6 +183,7 @@ class Predictor:
     found_label = "with a result"
     streams_video = False  # frame-level models: a video streams through them (inference/video.py) ...
     batch_size: int  # ... this many frames per forward pass
+    smooths_cameras = False  # takes the option smooth (calibration/smoothing.py)
 
     def __init__(
         self, payload: dict[str, Any], device: str | torch.device, overrides: dict[str, Any] | None = None

@@ -69,21 +69,13 @@ class VideoFrames:
     def __init__(self, path: Path, every: int = 1) -> None:
         self.path, self.every = path, every
         self.capture = cv2.VideoCapture(str(path))
+        self.opened = self.capture.isOpened()
+        # what the file says, read before decoding releases it: frames per second (25 when it says
+        # nothing) and the container's frame count (0 when unknown)
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps > 0 else 25.0
+        self.length = max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
         self.decoded = 0
-
-    @property
-    def opened(self) -> bool:
-        return self.capture.isOpened()
-
-    @property
-    def fps(self) -> float:
-        """Frames per second the file says (25 when it says nothing)."""
-        return self.capture.get(cv2.CAP_PROP_FPS) or 25.0
-
-    @property
-    def length(self) -> int:
-        """The number of frames the file says it holds (the container's count; 0 when unknown)."""
-        return max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         try:
