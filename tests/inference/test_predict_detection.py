@@ -149,7 +149,7 @@ def test_detr_boxes_are_in_the_pixels_of_frames_of_any_size(exported, tmp_path):
     assert legend[:4] == list(CLASSES) and "truth" not in legend
 
 
-def test_detr_video_frames_keep_their_place_in_the_mot_file(exported, tmp_path):
+def test_detr_video_frames_keep_their_place_in_the_mot_file(exported, tmp_path, capsys):
     video = tmp_path / "clip.mp4"
     images = sorted((exported["clip"] / "img1").glob("*.jpg"))
     height, width = cv2.imread(str(images[0])).shape[:2]
@@ -158,7 +158,9 @@ def test_detr_video_frames_keep_their_place_in_the_mot_file(exported, tmp_path):
         writer.write(cv2.imread(str(image)))
     writer.release()
 
-    prediction = predict(exported["weights"]["detr"], video, every=3, threshold=0.0, progress=False)
+    options = {"every": 3, "threshold": 0.0, "progress": False, "smooth": 0.5}
+    prediction = predict(exported["weights"]["detr"], video, **options)
+    assert "smooth=0.5 left out: it averages calibration cameras; detr has none." in capsys.readouterr().out
     assert prediction.frames == 3 and prediction.decoded == len(images)
     prediction.save(tmp_path / "out")
     records = (tmp_path / "out" / "frames.jsonl").read_text().splitlines()
