@@ -88,7 +88,9 @@ def main() -> None:
         rows = []
         for frames in counts:
             command = [sys.executable, __file__, "--child", str(weights), str(clip), str(frames)]
-            run = subprocess.run(command, capture_output=True, text=True, check=True)
+            run = subprocess.run(command, capture_output=True, text=True)
+            if run.returncode:
+                raise SystemExit(f"the child predicting {frames} frames failed:\n{run.stderr[-3000:]}")
             rows.append(json.loads(run.stdout.strip().splitlines()[-1]))
             print(f"{SIZE[0]}x{SIZE[1]}, {rows[-1]['frames']} frames: peak RSS {rows[-1]['peak_rss_mb']} MB "
                   f"({rows[-1]['seconds']} s)")  # fmt: skip
