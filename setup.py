@@ -50,6 +50,7 @@ TEST_TOOLS = [
     "nbformat>=5.9",
     "ipykernel>=6.29",
     "psutil>=5.9",
+    "imageio-ffmpeg>=0.5",  # an ffmpeg for the H.264 video tests (Colab has its own)
 ]
 # The test suite installs the families whose models have landed, not every family.
 TESTED_FAMILIES = ["calibration", "homography", "ball3d", "reid", "detr", "baller2vec", "gnn", "logging"]

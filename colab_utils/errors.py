@@ -41,3 +41,7 @@ class DownloadUnavailable(UserError, ConnectionError):
 
 class DownloadFailed(UserError, RuntimeError):
     """The server answered with another error, or a file arrived damaged."""
+
+
+class InputError(UserError, ValueError):
+    """A user's frames or video cannot be read or written: the message says what to give instead."""

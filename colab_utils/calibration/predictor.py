@@ -21,6 +21,7 @@ import torch
 
 from colab_utils.calibration.frames import augmentations, to_frame_pixels
 from colab_utils.calibration.picture import draw_overlay, keypoint_picture
+from colab_utils.calibration.smoothing import CameraSmoother
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import NAMES_57
 from colab_utils.inference.base import Predictor, Result, batches
@@ -113,11 +114,16 @@ class CalibrationResult(Result):
         }
 
 
-
 class KeypointPredictor(Predictor):
     """Options: ``batch_size`` (frames per forward pass), ``min_confidence`` (a keypoint counts
-    as detected above this peak probability; default: the trained config's). Subclasses set the
-    task and turn each frame's keypoints into a result (:meth:`result`)."""
+    as detected above this peak probability; default: the trained config's), ``smooth`` (0 to
+    below 1: the weight of the past frames in an exponential moving average of the camera or
+    homography over a video's frames, restarted at a cut;
+    :mod:`~colab_utils.calibration.smoothing`; default 0, off). Subclasses set the task and turn
+    each frame's keypoints into a result (:meth:`result`), through ``self.smoother``."""
+
+    streams_video = True
+    smooths_cameras = True
 
     def __init__(
         self,
@@ -125,14 +131,19 @@ class KeypointPredictor(Predictor):
         device: str | torch.device,
         batch_size: int = 8,
         min_confidence: float | None = None,
+        smooth: float = 0.0,
     ) -> None:
         overrides = {} if min_confidence is None else {"model.min_confidence": float(min_confidence)}
         super().__init__(payload, device, overrides)
         self.batch_size = batch_size
+        self.smoother = CameraSmoother(smooth)
         self.keypoints = tuple(self.task_class.keypoints)
         self.min_confidence = float(self.cfg.model.min_confidence)
         self.input_size = tuple(int(v) for v in self.cfg.data.input_size)
         self.transform = augmentations(self.cfg.data.input_size, self.cfg.derived.padded_size, train=False)
+
+    def start_sequence(self) -> None:
+        self.smoother.reset()
 
     def run(self, frames: list[Frame]) -> list[CalibrationResult]:
         results = []

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -60,6 +61,15 @@ class Result:
     def save(self, folder: Path) -> list[Path]:
         """Write this input's files (pictures, per-frame formats) into ``folder``; their paths."""
         raise NotImplementedError
+
+    def overlay(self) -> np.ndarray:
+        """The frame (RGB, its own size) with what was found drawn on it: a frame of the annotated video."""
+        raise NotImplementedError
+
+    def text_lines(self) -> dict[str, list[str]]:
+        """Lines this result adds to text files kept per sequence (their paths relative to the output
+        folder), such as detr's MOT det.txt; a video's are written as its frames are predicted."""
+        return {}
 
     def save_picture(self, folder: Path) -> Path:
         """``<name>.png`` of :meth:`figure`, closed afterwards so that many inputs do not pile up figures."""
@@ -171,6 +181,9 @@ class Predictor:
 
     task_class: type[Task]  # the model's task, which builds the network
     found_label = "with a result"
+    streams_video = False  # frame-level models: a video streams through them (inference/video.py) ...
+    batch_size: int  # ... this many frames per forward pass
+    smooths_cameras = False  # takes the option smooth (calibration/smoothing.py)
 
     def __init__(
         self, payload: dict[str, Any], device: str | torch.device, overrides: dict[str, Any] | None = None
@@ -218,7 +231,11 @@ class Predictor:
     def run(self, inputs: Any) -> list[Result]:
         raise NotImplementedError
 
+    def start_sequence(self) -> None:
+        """New frames begin (a video, a folder): forget what earlier frames told (the camera smoothing)."""
+
     def predict(self, inputs: Any, every: int = 1, max_frames: int = 100) -> Prediction:
+        self.start_sequence()
         report = self.read(inputs, every, max_frames)
         results = self.run(report.frames)
         return Prediction(self.payload["model"], self.task, self.meta, results, report, self.found_label)

@@ -10,6 +10,7 @@ fill the runtime's memory by accident.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,39 @@ class FrameReport:
         return "\n".join(lines)
 
 
+def safe_name(name: str) -> str:
+    """``name`` made safe as a file name: runs of characters other than A-Z a-z 0-9 . _ - become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "frame"
+
+
+class VideoFrames:
+    """A video file's frames, decoded one at a time (OpenCV): iterating gives (index in the video, RGB
+    frame) of every ``every``-th frame; ``decoded`` counts all frames decoded so far."""
+
+    def __init__(self, path: Path, every: int = 1) -> None:
+        self.path, self.every = path, every
+        self.capture = cv2.VideoCapture(str(path))
+        self.opened = self.capture.isOpened()
+        # what the file says, read before decoding releases it: frames per second (25 when it says
+        # nothing) and the container's frame count (0 when unknown)
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps > 0 else 25.0
+        self.length = max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
+        self.decoded = 0
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        try:
+            while True:
+                ok, bgr = self.capture.read()
+                if not ok:
+                    return
+                index, self.decoded = self.decoded, self.decoded + 1
+                if index % self.every == 0:
+                    yield index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        finally:
+            self.capture.release()
+
+
 class _Reader:
     """Collects frames up to the cap, giving each a unique file-name-safe name."""
 
@@ -72,7 +106,7 @@ class _Reader:
         return len(self.report.frames) >= self.max_frames
 
     def add(self, name: str, image: np.ndarray, source: str) -> None:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "frame"
+        base = safe_name(name)
         unique, n = base, 1
         while unique in self.names:
             n += 1
@@ -121,23 +155,19 @@ class _Reader:
         self.add(path.stem, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), str(path))
 
     def video(self, path: Path) -> None:
-        capture = cv2.VideoCapture(str(path))
-        if not capture.isOpened():
+        video = VideoFrames(path, self.every)
+        if not video.opened:
             self.report.skipped.append((str(path), "not a video OpenCV can open"))
             return
-        decoded = kept = 0
-        try:
-            while not self.full:
-                ok, bgr = capture.read()
-                if not ok:
-                    break
-                if decoded % self.every == 0:
-                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    self.add(f"{path.stem}_{decoded:06d}", rgb, f"{path} frame {decoded}")
-                    kept += 1
-                decoded += 1
-        finally:
-            capture.release()
+        kept = 0
+        frames = iter(video)
+        for index, rgb in frames:
+            self.add(f"{path.stem}_{index:06d}", rgb, f"{path} frame {index}")
+            kept += 1
+            if self.full:
+                break
+        frames.close()  # the file is released also when the cap stopped the reading
+        decoded = video.decoded
         if not decoded:
             self.report.skipped.append((str(path), "no frame could be decoded"))
             return

@@ -24,11 +24,14 @@ from conftest import REPO
 
 from colab_utils.calibration import source as calibration_source
 from colab_utils.config import load_config
+from colab_utils.errors import InputError
 from colab_utils.geometry.camera import Camera
 from colab_utils.geometry.keypoints import GROUND_29, WORLD_57
+from colab_utils.inference import video as video_module
 from colab_utils.inference.api import load_predictor, predict
 from colab_utils.inference.inputs import Frame, read_frames
 from colab_utils.inference.transfer import deliver_results, input_paths, weights_file
+from colab_utils.inference.video import H264, MP4V, VideoPrediction
 from colab_utils.models.homography.predictor import homography_result
 from colab_utils.models.sportlight_hrnet57.predictor import camera_result
 from colab_utils.pipeline import prepare_data, train
@@ -222,6 +225,74 @@ def test_true_geometry_is_saved_as_soccernet_camera_json_and_overlays_on_the_lin
     (tmp_path / "three").mkdir()
     assert [p.name for p in result.save(tmp_path / "three")] == [f"{path.stem}.png"]
     assert "too few keypoints, or none fits them" in result.summary()
+
+
+def synthetic_video(path: Path, frame: np.ndarray, count: int, size: tuple[int, int] = (64, 36)) -> Path:
+    """``count`` frames of ``frame`` (BGR) at ``size``, shifted a pixel more each frame, as an mp4v clip."""
+    small = cv2.resize(frame, size)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, size)
+    for i in range(count):
+        writer.write(np.roll(small, i % 8, axis=1))
+    writer.release()
+    return path
+
+
+def read_video(path: Path) -> tuple[list[np.ndarray], float]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    return frames, capture.get(cv2.CAP_PROP_FPS)
+
+
+@pytest.mark.slow
+def test_a_300_frame_video_streams_into_an_annotated_mp4_of_300_frames(exported, tmp_path):
+    first = cv2.imread(str(next(exported["frames"].glob("*.jpg"))))
+    clip = synthetic_video(tmp_path / "match clip.mp4", first, 300)
+    assert video_module.find_ffmpeg(), "no ffmpeg: pip install imageio-ffmpeg (a test tool)"
+    out = tmp_path / "out"
+    options = {"batch_size": 16, "smooth": 0.5, "progress": False}
+    prediction = predict(exported["weights"]["homography"], [clip], video_out=out / "clip.mp4", **options)
+    assert isinstance(prediction, VideoPrediction) and prediction.codec == H264  # what browsers play
+    assert "match clip.mp4: predicted 300 frames (300 decoded)" in prediction.summary()
+    drawn, fps = read_video(out / "clip.mp4")
+    assert len(drawn) == 300 and drawn[0].shape == (36, 64, 3) and fps == pytest.approx(25)
+    assert np.abs(drawn[5].astype(int) - np.roll(cv2.resize(first, (64, 36)), 5, axis=1)).mean() < 20
+    records = [json.loads(line) for line in (out / "frames.jsonl").read_text().splitlines()]
+    assert len(records) == 300 and records[1]["name"] == "match_clip_000001"
+    assert records[299]["source"].endswith("match clip.mp4 frame 299")
+
+    paths = prediction.save(tmp_path / "saved")
+    assert sorted(p.name for p in paths) == ["clip.mp4", "frames.jsonl", "results.json"]
+    assert json.loads((tmp_path / "saved" / "results.json").read_text())["codec"] == H264
+    assert prediction.save(out)[0] == out / "clip.mp4"  # saving where it was written copies nothing
+
+
+def test_without_ffmpeg_opencv_writes_mp4v_and_says_browsers_do_not_play_it(exported, tmp_path, monkeypatch):
+    first = cv2.imread(str(next(exported["frames"].glob("*.jpg"))))
+    clip = synthetic_video(tmp_path / "clip.mp4", first, 12)
+    monkeypatch.setattr(video_module, "find_ffmpeg", lambda: None)
+    prediction = predict(exported["weights"]["homography"], clip, progress=False)
+    assert prediction.codec == MP4V and "Browsers (Chrome, Firefox) do not play mp4v" in prediction.summary()
+    drawn, _ = read_video(prediction.video)
+    assert len(drawn) == 12 and drawn[0].shape == (36, 64, 3)
+
+
+def test_a_video_is_read_every_nth_frame_up_to_max_frames_and_a_broken_one_is_named(exported, tmp_path):
+    first = cv2.imread(str(next(exported["frames"].glob("*.jpg"))))
+    clip = synthetic_video(tmp_path / "clip.mp4", first, 30)
+    weights = exported["weights"]["sportlight_hrnet57"]
+    prediction = predict(weights, clip, every=4, max_frames=5, progress=False)
+    assert (prediction.frames, prediction.decoded) == (5, 17)  # frames 0, 4, ..., 16
+    drawn, fps = read_video(prediction.video)
+    assert len(drawn) == 5 and fps == pytest.approx(25 / 4)  # the clip's duration is kept
+    assert prediction.video.name == "clip_sportlight_hrnet57.mp4"
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    with pytest.raises(InputError, match=r"OpenCV cannot open the video .*broken\.mp4.*H\.264 mp4"):
+        predict(weights, broken, progress=False)
+    with pytest.raises(ValueError, match="weight of the past frames"):
+        predict(weights, clip, smooth=1.5)
 
 
 def test_in_colab_files_are_uploaded_and_results_downloaded(fake_colab, exported, tmp_path, monkeypatch):

@@ -150,7 +150,7 @@ def test_detr_boxes_are_in_the_pixels_of_frames_of_any_size(exported, tmp_path):
     assert legend[:4] == list(CLASSES) and "truth" not in legend
 
 
-def test_detr_video_frames_keep_their_place_in_the_mot_file(exported, tmp_path):
+def test_detr_video_frames_keep_their_place_in_the_mot_file(exported, tmp_path, capsys):
     video = tmp_path / "clip.mp4"
     images = sorted((exported["clip"] / "img1").glob("*.jpg"))
     height, width = cv2.imread(str(images[0])).shape[:2]
@@ -159,11 +159,23 @@ def test_detr_video_frames_keep_their_place_in_the_mot_file(exported, tmp_path):
         writer.write(cv2.imread(str(image)))
     writer.release()
 
-    prediction = predict(exported["weights"]["detr"], video, every=3, threshold=0.0)
-    assert [r.name for r in prediction] == ["clip_000000", "clip_000003", "clip_000006"]
+    options = {"every": 3, "threshold": 0.0, "progress": False, "smooth": 0.5}
+    prediction = predict(exported["weights"]["detr"], video, **options)
+    assert "smooth=0.5 left out: it averages calibration cameras; detr has none." in capsys.readouterr().out
+    assert prediction.frames == 3 and prediction.decoded == len(images)
     prediction.save(tmp_path / "out")
+    records = (tmp_path / "out" / "frames.jsonl").read_text().splitlines()
+    assert [json.loads(line)["name"] for line in records] == ["clip_000000", "clip_000003", "clip_000006"]
     det = read_det(tmp_path / "out" / "clip" / "det" / "det.txt")
     assert sorted(set(det["frame"])) == [1, 4, 7]  # MOT counts a video's frames from 1
+    boxes = sum(len(json.loads(line)["detections"]) for line in records)
+    assert len(det) == boxes > 0
+    annotated = cv2.VideoCapture(str(tmp_path / "out" / "clip_detr.mp4"))
+    drawn = []
+    while (frame := annotated.read())[0]:
+        drawn.append(frame[1])
+    assert len(drawn) == 3 and drawn[0].shape == (height, width, 3)
+    assert np.abs(drawn[0].astype(int) - cv2.imread(str(images[0])).astype(int)).max() > 100  # boxes drawn
 
 
 class TrueBoxes(nn.Module):

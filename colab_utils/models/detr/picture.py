@@ -1,12 +1,28 @@
-"""The evaluate step's picture for the detector: one frame, its true boxes and the predicted ones."""
+"""The evaluate step's picture for the detector: one frame, its true boxes and the predicted ones; and
+the boxes drawn onto a frame at its own size, a frame of predict()'s annotated video."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#e377c2", "#ffff33")  # player, goalkeeper, referee, ball
+
+
+def draw_boxes(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` (RGB) with ``boxes`` (N, 4: x0, y0, x1, y1 in its pixels) in their class's
+    colour (as the figures) and each score above its box; lines and text grow with the image."""
+    canvas = np.ascontiguousarray(image).copy()
+    thickness = max(1, round(image.shape[1] / 640))
+    for (x0, y0, x1, y1), label, score in zip(boxes.tolist(), labels.tolist(), scores.tolist(), strict=True):
+        colour = COLOURS[int(label) % len(COLOURS)]
+        rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        cv2.rectangle(canvas, (round(x0), round(y0)), (round(x1), round(y1)), rgb, thickness)
+        where = (round(x0), max(round(y0) - 3, 8 * thickness))
+        cv2.putText(canvas, f"{score:.2f}", where, cv2.FONT_HERSHEY_SIMPLEX, 0.35 * thickness, rgb, thickness)
+    return canvas
 
 
 def detection_picture(

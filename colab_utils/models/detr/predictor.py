@@ -31,7 +31,7 @@ import torch
 from colab_utils.inference.base import Prediction, Predictor, Result, batches
 from colab_utils.inference.inputs import VIDEO_SUFFIXES, Frame
 from colab_utils.models.detr.frames import augmentations
-from colab_utils.models.detr.picture import detection_picture
+from colab_utils.models.detr.picture import detection_picture, draw_boxes
 from colab_utils.models.detr.task import Detr
 
 VIDEO_FRAME = re.compile(r"(?P<path>.+) frame (?P<index>\d+)")  # Frame.source of a video's frame
@@ -76,9 +76,16 @@ class DetectionResult(Result):
         _drop_truth_from_legend(figure.axes[0])
         return figure
 
+    def overlay(self) -> np.ndarray:
+        return draw_boxes(self.image, self.boxes, self.labels, self.scores)
+
     def save(self, folder: Path) -> list[Path]:
         """``<name>.png``: the frame with its boxes (the sequence's det.txt is the prediction's)."""
         return [self.save_picture(folder)]
+
+    def text_lines(self) -> dict[str, list[str]]:
+        """The frame's lines of its sequence's MOT det file, ``<sequence>/det/det.txt``."""
+        return {f"{self.sequence}/det/det.txt": self.mot_lines()}
 
     def mot_lines(self) -> list[str]:
         """The frame's lines of a MOT det file: ``frame,-1,left,top,width,height,score,-1,-1,-1``."""
@@ -140,14 +147,14 @@ class DetectionPrediction(Prediction):
     def save(self, folder: str | Path) -> list[Path]:
         """Each frame's picture, ``results.json`` and ``<sequence>/det/det.txt`` (MOT) per sequence."""
         folder = Path(folder)
-        by_sequence: dict[str, list[DetectionResult]] = {}
-        for result in self.results:
-            by_sequence.setdefault(result.sequence, []).append(result)
+        files: dict[str, list[str]] = {}
+        for result in sorted(self.results, key=lambda r: r.frame_number):
+            for name, lines in result.text_lines().items():
+                files.setdefault(name, []).extend(lines)
         written = []
-        for sequence, results in by_sequence.items():
-            path = folder / sequence / "det" / "det.txt"
+        for name, lines in files.items():
+            path = folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            lines = [line for r in sorted(results, key=lambda r: r.frame_number) for line in r.mot_lines()]
             path.write_text("".join(f"{line}\n" for line in lines))
             written.append(path)
         paths = super().save(folder)
@@ -198,6 +205,7 @@ class Detection(Predictor):
     task_class = Detr
 
     found_label = "with a detection"
+    streams_video = True
 
     def __init__(
         self, payload: dict[str, Any], device: str | torch.device, threshold: float = 0.5, batch_size: int = 8

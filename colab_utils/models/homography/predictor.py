@@ -17,6 +17,7 @@ import torch
 from colab_utils.calibration.frames import homography_to_frame
 from colab_utils.calibration.picture import project_ground
 from colab_utils.calibration.predictor import CalibrationResult, KeypointPredictor
+from colab_utils.calibration.smoothing import CameraSmoother
 from colab_utils.geometry.calibrate import camera_from_homography
 from colab_utils.inference.inputs import Frame
 from colab_utils.models.homography.task import Homography
@@ -29,9 +30,13 @@ def homography_result(
     confidence: np.ndarray,
     min_confidence: float,
     homography: np.ndarray | None,
+    smoother: CameraSmoother | None = None,
 ) -> CalibrationResult:
-    """A frame's result from its keypoints and homography (pitch metres -> frame pixels; None: no fit)."""
+    """A frame's result from its keypoints and homography (pitch metres -> frame pixels; None: no fit),
+    the homography averaged with the frames before by ``smoother``, given one."""
     width, height = frame.size
+    if smoother is not None:
+        homography = smoother.homography(homography, width, height)
     camera = pieces = None
     if homography is not None:
         camera = camera_from_homography(homography, width, height)
@@ -41,7 +46,8 @@ def homography_result(
 
 
 class HomographyCalibration(KeypointPredictor):
-    """Options as for the 57-point model; ``min_confidence`` also decides which keypoints enter the fit."""
+    """Options as for the 57-point model (``smooth`` averages the homography, and the camera follows);
+    ``min_confidence`` also decides which keypoints enter the fit."""
 
     task_class = Homography
 
@@ -53,4 +59,5 @@ class HomographyCalibration(KeypointPredictor):
         homography = None
         if torch.isfinite(output["homography"]).all():
             homography = homography_to_frame(output["homography"].double(), scale.double()).numpy()
-        return homography_result(frame, self.keypoints, xy, confidence, self.min_confidence, homography)
+        found = (xy, confidence, self.min_confidence, homography, self.smoother)
+        return homography_result(frame, self.keypoints, *found)
