@@ -1,6 +1,7 @@
 """``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``,
 ``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``
-and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--gpu | --learn] [k=v ...]``.
+and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--gpu | --learn [--transfer]]
+[k=v ...]``.
 
 The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
 """
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bench: train a few CPU minutes on synthetic data and score held-out frames against the "
         "untrained network",
+    )
+    parser.add_argument(
+        "--transfer",
+        action="store_true",
+        help="bench --learn: fine-tune on a second synthetic mix from the weights trained on a first, "
+        "against as many steps from nothing",
     )
     parser.add_argument(
         "--steps", type=int, default=30, help="bench --gpu: training steps per model (default 30)"
@@ -141,7 +148,7 @@ def bench_command(args: argparse.Namespace, profile: str, overrides: list[str]) 
     """Exit 0 when every model was measured, 2 on a missing or unknown model (or --gpu without CUDA)."""
     from colab_utils.bench.command import bench, chosen_models
     from colab_utils.bench.gpu_proof import prove
-    from colab_utils.bench.learning_report import learning_bench
+    from colab_utils.bench.learning_report import learning_bench, transfer_bench
 
     model = args.model
 
@@ -153,8 +160,11 @@ def bench_command(args: argparse.Namespace, profile: str, overrides: list[str]) 
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.transfer and not args.learn:
+        print("error: --transfer is a part of bench --learn: add --learn", file=sys.stderr)
+        return 2
     if args.learn:
-        learning_bench(model, overrides)
+        (transfer_bench if args.transfer else learning_bench)(model, overrides)
         return 0
     if args.gpu:
         if overrides:

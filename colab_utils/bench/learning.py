@@ -4,6 +4,10 @@ Each model trains a few CPU minutes on synthetic training data (its smoke profil
 package's ``ModelBench.learning`` overrides) and is scored on held-out synthetic frames with its
 own metrics, against the same network untrained: the baseline that learned nothing. The last
 weights are scored, not the best ones, so the held-out frames choose nothing.
+
+``--transfer`` asks whether a starting point helps: the network trained on one synthetic mix
+(``ModelBench.transfer``'s first settings) is fine-tuned on another, and scored against the same
+number of steps from nothing on that other mix.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
+from colab_utils import starting_weights
 from colab_utils.bench.measure import model_bench, prepare_quietly
 from colab_utils.config import load_config
+from colab_utils.engine.checkpoint import CheckpointStore
 from colab_utils.engine.contract import Task, TrainModel
 from colab_utils.engine.precision import Precision
 from colab_utils.engine.trainer import fit, make_val_loader
@@ -64,16 +71,19 @@ def held_out_metrics(task: Task, cfg: DictConfig, model: TrainModel) -> dict[str
 
 
 def untrained_model(task: Task, cfg: DictConfig) -> TrainModel:
-    """The network as training would start it (same seed), in eval mode."""
+    """The network as training would start it (same seed, ``model.init_from`` loaded), in eval mode."""
     torch.manual_seed(int(cfg.seed))
     model = task.build_model(cfg, torch.device("cpu"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        starting_weights.apply(cfg, task, model.get_nn_module())
     model.configure_training(Precision("fp32", "cpu"), 1, None)
     model.eval()
     return model
 
 
 def learn(model: str, settings: Sequence[str] = (), run_name: str = "learning") -> Learned:
-    """Train ``model``'s learning config in the scratch folders and score it on held-out frames.
+    """Train ``model``'s learning config in the scratch folders and score it on held-out frames
+    before (``untrained``: as the run starts, ``model.init_from`` included) and after.
 
     Expects ``COLAB_UTILS_DRIVE`` and ``COLAB_UTILS_DATA`` to point at scratch folders.
     """
@@ -93,4 +103,39 @@ def learn(model: str, settings: Sequence[str] = (), run_name: str = "learning") 
         train_seconds=seconds,
         untrained=untrained,
         trained=held_out_metrics(task, cfg, trained_model),
+    )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """The same steps on the target mix from nothing and from the weights trained on the source mix."""
+
+    model: str
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    from_nothing: Learned
+    fine_tuned: Learned  # its ``untrained``: the source weights on the target's held-out frames
+
+
+def transfer(model: str, overrides: Sequence[str] = ()) -> Transfer:
+    """Train on the source mix, then train on the target mix twice: from nothing, and from those weights
+    (``overrides`` apply to all three runs).
+
+    Expects ``COLAB_UTILS_DRIVE`` and ``COLAB_UTILS_DATA`` to point at scratch folders.
+    """
+    settings = model_bench(model).transfer
+    if settings is None:
+        raise ValueError(f"{model}'s bench names no second synthetic mix (ModelBench.transfer)")
+    source, target = ([*mix, *overrides] for mix in settings)
+    start = learning_config(model, source, "learning-source")
+    with contextlib.redirect_stdout(io.StringIO()):
+        fit(start, prepare_quietly(start))
+    store = CheckpointStore(Path(start.run.dir) / "checkpoints")
+    weights = (store.best() or store.newest_valid()).path
+    return Transfer(
+        model=model,
+        source=tuple(source),
+        target=tuple(target),
+        from_nothing=learn(model, target, "learning-target"),
+        fine_tuned=learn(model, [*target, f"model.init_from={weights}"], "learning-fine-tuned"),
     )

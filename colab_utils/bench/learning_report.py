@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from colab_utils.bench.command import chosen_models, scratch_folders
-from colab_utils.bench.learning import Learned, learn
+from colab_utils.bench.learning import Learned, Transfer, learn, transfer
+from colab_utils.bench.measure import model_bench
 
 
 def block(result: Learned) -> str:
@@ -35,5 +36,39 @@ def learning_bench(model: str, overrides: Sequence[str] = ()) -> list[Learned]:
         with scratch_folders():
             results.append(learn(name, overrides))
         print(block(results[-1]), flush=True)
+        print(json.dumps(asdict(results[-1])), end="\n\n", flush=True)
+    return results
+
+
+def transfer_block(result: Transfer) -> str:
+    """Each held-out metric of the target mix: untrained, the source's weights before fine-tuning,
+    trained from nothing and fine-tuned, at equal steps."""
+    scratch, tuned = result.from_nothing, result.fine_tuned
+    names = [scratch.monitor, *(name for name in scratch.trained if name != scratch.monitor)]
+    width = max(len(name) for name in names)
+    lines = [
+        f"== {result.model}: trained on {' '.join(result.source)}, then {tuned.steps} steps on "
+        f"{' '.join(result.target)} (from nothing: {scratch.steps}), scored on that mix's held-out frames",
+        f"{'metric':<{width}}  untrained  source weights  from nothing  fine-tuned",
+        *(
+            f"{name:<{width}}  {scratch.untrained.get(name, float('nan')):9.4f}  "
+            f"{tuned.untrained.get(name, float('nan')):14.4f}  {scratch.trained[name]:12.4f}  "
+            f"{tuned.trained[name]:10.4f}"
+            for name in names
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def transfer_bench(model: str, overrides: Sequence[str] = ()) -> list[Transfer]:
+    """``bench --learn --transfer``: each chosen model that names two synthetic mixes, in scratch folders."""
+    results = []
+    for name in chosen_models(model):
+        if model_bench(name).transfer is None:
+            print(f"== {name}: no second synthetic mix to fine-tune on (its bench names none)", flush=True)
+            continue
+        with scratch_folders():
+            results.append(transfer(name, overrides))
+        print(transfer_block(results[-1]), flush=True)
         print(json.dumps(asdict(results[-1])), end="\n\n", flush=True)
     return results

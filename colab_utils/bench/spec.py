@@ -26,7 +26,9 @@ class ModelBench:
     ``validation_flops`` replaces a third of the training FLOPs per validation item when
     validation is not one forward pass (a rollout). ``extra`` prints the model's own
     measurements, one string per line. ``learning`` turns the smoke profile into a config that
-    learns something in a few CPU minutes (``bench --learn``).
+    learns something in a few CPU minutes (``bench --learn``); ``transfer`` is a (source, target)
+    pair of synthetic mixes for ``bench --learn --transfer``: trained on the first, fine-tuned on
+    the second.
     """
 
     items: str = "items"
@@ -35,3 +37,4 @@ class ModelBench:
     validation_flops: BatchMeasure | None = None
     extra: ExtraLines | None = None
     learning: tuple[str, ...] = ()
+    transfer: tuple[tuple[str, ...], tuple[str, ...]] | None = None

@@ -66,4 +66,5 @@ BENCH = ModelBench(
     epoch=epoch,
     extra=extra,
     learning=("data.synthetic.minutes=6.0", "train.epochs=8"),
+    transfer=(("data.synthetic.seed=0",), ("data.synthetic.seed=1",)),  # other matches of the same kind
 )
