@@ -36,10 +36,12 @@ class SampleDataset(Dataset):
     All randomness of a sample must come from ``rng``. For libraries that draw from the
     global generators (python ``random``, numpy, torch), those are seeded from the same
     (seed, epoch, index) for the duration of ``get`` and restored afterwards, so they are
-    deterministic too without disturbing the caller's random state.
+    deterministic too without disturbing the caller's random state. A dataset that draws from
+    ``rng`` alone sets ``seeds_global_generators = False`` and saves that (~0.1 ms a sample).
     """
 
     seed: int = 0
+    seeds_global_generators: bool = True
 
     def get(self, index: int, rng: np.random.Generator) -> Any:
         raise NotImplementedError
@@ -47,6 +49,8 @@ class SampleDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> Any:
         epoch, index = key if isinstance(key, tuple) else (VALIDATION_EPOCH, key)
         rng = sample_rng(self.seed, epoch, index)
+        if not self.seeds_global_generators:
+            return self.get(index, rng)
         global_seed = int(rng.integers(2**31))
         py_state, np_state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):

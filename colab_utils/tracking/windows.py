@@ -180,6 +180,8 @@ class TrajectoryWindows(SampleDataset):
     same generator (the one the engine derives from seed, epoch and index).
     """
 
+    seeds_global_generators = False  # windows and their transforms draw from ``rng`` alone
+
     def __init__(
         self,
         matches: Sequence[Match],

@@ -8,7 +8,7 @@ Inputs, any of:
 * any other crops (a folder, files, arrays): each crop is a query ranked against all the others.
 
 Crops are resized to the trained input size as validation does
-(:func:`~colab_utils.models.reid.samples.augmentations`) and embedded by the network (its
+(:func:`~colab_utils.models.reid.samples.resize`) and embedded by the network (its
 ``embedding`` output); distances are the trained ones (``meta["distance"]``, as the metric's
 :func:`~colab_utils.models.reid.metrics.pair_distances`). When every crop is named as
 SoccerNet names them (:func:`~colab_utils.models.reid.files.parse_crop_name`), a query is ranked
@@ -40,7 +40,7 @@ from colab_utils.inference.inputs import IMAGE_SUFFIXES, Frame, read_frames
 from colab_utils.models.reid.files import CropName, CropNameError, parse_crop_name
 from colab_utils.models.reid.metrics import pair_distances, same_action_pairs
 from colab_utils.models.reid.picture import RankedQuery, ranking_picture
-from colab_utils.models.reid.samples import augmentations
+from colab_utils.models.reid.samples import resize
 from colab_utils.models.reid.task import Reid as ReidTask
 
 ACCEPTED = (
@@ -315,7 +315,6 @@ class CropRanking(Predictor):
         self.top = int(top)
         self.batch_size = int(batch_size)
         self.distance = str(self.meta["distance"])
-        self.transform = augmentations(self.cfg.data.input_size, train=False, erase_p=0.0)
 
     def model_params(self) -> dict[str, Any]:
         """The task's params, with the number of training identities read from the classifier's rows."""
@@ -327,7 +326,7 @@ class CropRanking(Predictor):
         found = []
         for batch in batches(crops, self.batch_size):
             images = torch.stack(
-                [torch.from_numpy(self.transform(image=c.image)["image"]).permute(2, 0, 1) for c in batch]
+                [torch.from_numpy(resize(c.image, self.cfg.data.input_size)).permute(2, 0, 1) for c in batch]
             )
             with self.autocast():
                 found.append(self.model.predict(images)["embedding"].float().cpu())

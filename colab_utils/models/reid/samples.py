@@ -8,8 +8,9 @@ Ranking splits (valid, test) keep every crop, ordered by action and identity so 
 validation batch holds several views of the same people.
 
 Images leave the loader as uint8 RGB (3, H, W) at the network's input size; the network
-normalises them itself (fewer bytes through the loader, one place for the statistics). All
-randomness of an augmentation comes from the sample's ``rng``.
+normalises them itself (fewer bytes through the loader, one place for the statistics). A
+training crop also carries its augmentation's parameters, drawn from the sample's ``rng``; the
+model applies them to the batch on its device (:mod:`colab_utils.models.reid.augment` says why).
 """
 
 from __future__ import annotations
@@ -18,32 +19,19 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import albumentations as A
 import cv2
 import numpy as np
 import torch
 
 from colab_utils.engine.contract import SampleDataset
+from colab_utils.models.reid import augment
 from colab_utils.models.reid.files import Crop
 
-PAD_FRACTION = 0.04  # random translation: pad by 4 % of the height (10 px at 256) and crop back
 
-
-def augmentations(input_size: Sequence[int], train: bool, erase_p: float) -> A.Compose:
-    """Resize to [width, height]; for training add torchreid's flip, translation and random erasing."""
+def resize(image: np.ndarray, input_size: Sequence[int]) -> np.ndarray:
+    """An RGB crop at the network's [width, height], bilinear: training, validation and prediction alike."""
     width, height = (int(v) for v in input_size)
-    steps: list = [A.Resize(height=height, width=width, interpolation=cv2.INTER_LINEAR)]
-    if train:
-        pad = max(1, round(PAD_FRACTION * height))
-        steps += [
-            A.HorizontalFlip(p=0.5),
-            A.PadIfNeeded(
-                min_height=height + 2 * pad, min_width=width + 2 * pad, border_mode=cv2.BORDER_CONSTANT
-            ),
-            A.RandomCrop(height=height, width=width),
-            A.Erasing(fill=(124, 116, 104), p=erase_p),  # filled with the ImageNet mean colour
-        ]
-    return A.Compose(steps)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def training_identities(crops: Sequence[Crop], min_images: int) -> tuple[list[Crop], int]:
@@ -56,9 +44,11 @@ def training_identities(crops: Sequence[Crop], min_images: int) -> tuple[list[Cr
 class ReidCrops(SampleDataset):
     """The crops of one split; ``labels[i]`` numbers crop i's identity from 0 in (action, uid) order.
 
-    For a training set the label is also the class; for a ranking set (query + gallery) the
-    target says which crops are queries.
+    For a training set the label is also the class and ``augment`` holds the crop's augmentation
+    parameters; for a ranking set (query + gallery) the target says which crops are queries.
     """
+
+    seeds_global_generators = False  # every draw is from the sample's rng
 
     def __init__(self, crops: Sequence[Crop], input_size: Sequence[int], train: bool, erase_p: float = 0.5):
         self.crops = sorted(crops, key=lambda c: (c.name.identity, c.subset, c.name.bbox_idx))
@@ -71,7 +61,7 @@ class ReidCrops(SampleDataset):
         self.labels = np.array([number[crop.name.identity] for crop in self.crops], dtype=np.int64)
         self.actions = np.array([crop.name.action_idx for crop in self.crops], dtype=np.int64)
         self.is_query = np.array([crop.subset == "query" for crop in self.crops])
-        self.transform = augmentations(self.input_size, train, erase_p)
+        self.erase_p = erase_p
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -100,12 +90,12 @@ class ReidCrops(SampleDataset):
     def get(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
         """Sample ``index % len(self)``: the P x K plan numbers repeats of a crop beyond ``len(self)``."""
         index %= len(self.crops)
-        self.transform.set_random_seed(int(rng.integers(2**31)))
-        image = self.transform(image=self.image(index))["image"]
+        image = resize(self.image(index), self.input_size)
         label = torch.tensor(self.labels[index])
         target = {"identity": label, "action": torch.tensor(self.actions[index])}
         if self.train:
             target["class"] = label
+            target["augment"] = augment.draw(rng, image.shape[0], image.shape[1], self.erase_p)
         else:
             target["query"] = torch.tensor(bool(self.is_query[index]))
-        return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))), target
+        return torch.from_numpy(image).permute(2, 0, 1), target  # a view: the batch's stack copies once

@@ -14,10 +14,12 @@ from typing import Any
 
 import torch
 from argus.model.build import cast_optimizer, choose_attribute_from_dict
+from argus.utils import deep_to
 from omegaconf import DictConfig
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.models.reid import augment
 from colab_utils.models.reid import source as reid_source
 from colab_utils.models.reid.files import Crop
 from colab_utils.models.reid.loss import ReidLoss
@@ -39,6 +41,14 @@ class ReidModel(TrainModel):
         params = dict(params)
         groups = parameter_groups(self.nn_module, float(params.pop("weight_decay", 0.0)))
         return cast_optimizer(optimizer)(groups, **params)
+
+    def forward_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
+        """The step of every model, with a training batch's augmentation applied on the device first."""
+        images, target = deep_to(batch, device=self.device, non_blocking=True)
+        if "augment" in target:
+            images = augment.apply(images, target["augment"])
+        prediction = self.nn_module(images.contiguous(memory_format=self.memory_format))
+        return self.loss(prediction, target), prediction, target
 
 
 class Reid(Task):

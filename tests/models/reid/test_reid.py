@@ -358,10 +358,12 @@ def test_a_crop_drawn_twice_in_a_batch_is_augmented_twice(smoke_cfg):
     train_set, _ = get_task(MODEL).datasets(smoke_cfg)
     train_set.seed = 0
     image, target = train_set[(0, 5)]
-    again, _ = train_set[(0, 5)]
+    again, again_target = train_set[(0, 5)]
     copy, copy_target = train_set[(0, 5 + len(train_set))]
-    assert torch.equal(image, again)  # a function of (seed, epoch, index): exact resume
-    assert not torch.equal(image, copy) and copy_target["class"] == target["class"]
+    # a function of (seed, epoch, index): exact resume
+    assert torch.equal(image, again) and torch.equal(target["augment"], again_target["augment"])
+    assert torch.equal(image, copy) and copy_target["class"] == target["class"]  # the same crop ...
+    assert not torch.equal(target["augment"], copy_target["augment"])  # ... augmented its own way
     assert image.shape == (3, 64, 32) and image.dtype == torch.uint8
 
 
