@@ -45,3 +45,7 @@ class DownloadFailed(UserError, RuntimeError):
 
 class InputError(UserError, ValueError):
     """A user's frames or video cannot be read or written: the message says what to give instead."""
+
+
+class InitFromError(UserError, ValueError):
+    """``model.init_from`` names weights that cannot start this run; the run folder is untouched."""

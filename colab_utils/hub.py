@@ -15,11 +15,11 @@ from typing import Any
 import yaml
 
 from colab_utils import runtime as rt
-from colab_utils.errors import UserError
+from colab_utils.errors import InitFromError, UserError
 from colab_utils.portable import load_portable
-from colab_utils.starting_weights import HUB_PREFIX, InitFromError
 
 WEIGHTS_FILE = "model.pth"
+HUB_PREFIX = "hf://"  # model.init_from=hf://<user>/<repo>[@revision]: weights on the Hugging Face Hub
 HUB_VALUE = re.compile(r"^hf://(?P<repo>[\w.-]+/[\w.-]+)(@(?P<revision>[^@\s]+))?$")
 TOKEN_ADVICE = (
     "give this runtime a Hugging Face access token with write access (huggingface.co/settings/tokens): in "

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import pickle
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,34 +28,20 @@ from omegaconf import DictConfig
 from torch import nn
 
 from colab_utils.engine.checkpoint import MAGIC, TRAILER, CorruptCheckpoint, read_checkpoint
-from colab_utils.engine.contract import differences
-from colab_utils.errors import UserError
+from colab_utils.engine.contract import StartingWeights, differences
+from colab_utils.errors import InitFromError
+from colab_utils.hub import HUB_PREFIX, download_portable
 from colab_utils.portable import PORTABLE_FORMAT
 
 if TYPE_CHECKING:
     from colab_utils.engine.contract import Task
 
 IMAGENET, NONE = "imagenet", "none"
-HUB_PREFIX = "hf://"
 SHOWN_DIFFERENCES = 6
 USAGE = (
     "model.init_from takes imagenet, none, the path or URL of a .pth this library exported (or of one "
     "of its checkpoints, <run>/checkpoints/best.pth), or hf://<user>/<repo>[@revision]"
 )
-
-
-class InitFromError(UserError, ValueError):
-    """``model.init_from`` names weights that cannot start this run; the run folder is untouched."""
-
-
-@dataclass
-class StartingWeights:
-    """Weights read for a new run, and what they say they are."""
-
-    state_dict: dict[str, torch.Tensor]
-    where: str  # for the report line: the file, or the Hub repository and file
-    model: str | None = None  # the library model they were trained as (None: published weights)
-    signature: dict[str, Any] | None = None  # the config keys that shape the network, when known
 
 
 def imagenet_start(cfg: DictConfig) -> bool:
@@ -77,8 +62,6 @@ def read_starting_weights(cfg: DictConfig, task: Task) -> StartingWeights:
     """The weights ``cfg.model.init_from`` names, read and checked for being this library's."""
     value = str(cfg.model.init_from)
     if value.startswith(HUB_PREFIX):
-        from colab_utils.hub import download_portable
-
         path, where = download_portable(value)
         return read_weights_file(path, value, where)
     if is_url(value):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from argus.metrics import Metric
@@ -20,13 +20,28 @@ from omegaconf import DictConfig, OmegaConf
 from colab_utils.engine.model import TrainModel
 from colab_utils.engine.sampling import BatchPlan, SampleDataset, ShuffledBatches
 
-if TYPE_CHECKING:
-    from colab_utils.starting_weights import StartingWeights
-
 RUNTIME_MODEL_SETTINGS = ("grad_checkpointing",)
 """``model.*`` settings that leave the weights' shapes alone, so an out-of-memory rung may change them."""
 
-__all__ = ["BatchPlan", "EvalReport", "SampleDataset", "ShuffledBatches", "Task", "TrainModel"]
+__all__ = [
+    "BatchPlan",
+    "EvalReport",
+    "SampleDataset",
+    "ShuffledBatches",
+    "StartingWeights",
+    "Task",
+    "TrainModel",
+]
+
+
+@dataclass
+class StartingWeights:
+    """Weights read for a new run (``model.init_from``), and what they say they are."""
+
+    state_dict: dict[str, torch.Tensor]
+    where: str  # for the report line: the file, or the Hub repository and file
+    model: str | None = None  # the library model they were trained as (None: published weights)
+    signature: dict[str, Any] | None = None  # the config keys that shape the network, when known
 
 
 def differences(

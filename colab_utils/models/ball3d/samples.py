@@ -15,7 +15,7 @@ point, the ground depth and the crop scale, which travel with the inputs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -26,9 +26,6 @@ from colab_utils.engine.contract import SampleDataset
 from colab_utils.geometry.rays import MAX_DEPTH_M, pixel_rays, pixel_to_ray_matrix
 from colab_utils.models.ball3d.synthetic.clips import BallClip, ClipSpec, make_clip
 from colab_utils.models.ball3d.synthetic.physics import BallParams
-
-if TYPE_CHECKING:
-    from colab_utils.models.ball3d.shards import ClipShards
 
 SPLITS = {"train": 0, "valid": 1}
 DEPTH_UNIT_M = 50.0
@@ -143,6 +140,12 @@ def sample_tensors(crops: np.ndarray, arrays: dict[str, np.ndarray]) -> tuple[di
     return inputs, {name: torch.from_numpy(np.array(arrays[name])) for name in TARGETS}
 
 
+class RenderedClips(Protocol):
+    """Clips rendered ahead of time (:class:`colab_utils.models.ball3d.shards.ClipShards`)."""
+
+    def read(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+
+
 class BallClips(SampleDataset):
     """``size`` clips of one split; sample i is ``(inputs, target)`` dictionaries of tensors.
 
@@ -157,7 +160,7 @@ class BallClips(SampleDataset):
         content_seed: int,
         split: str,
         augment: bool = False,
-        shards: ClipShards | None = None,
+        shards: RenderedClips | None = None,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")

@@ -14,8 +14,9 @@ import re
 from omegaconf import DictConfig
 
 from colab_utils import runtime as rt
+from colab_utils.engine.contract import StartingWeights
+from colab_utils.errors import InitFromError
 from colab_utils.models.detr.network import VARIANTS
-from colab_utils.starting_weights import InitFromError, StartingWeights
 
 HUB_MODEL = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+?)(@(?P<revision>[^@\s]+))?$")
 WEIGHT_SUFFIXES = (".pth", ".pt")

@@ -23,7 +23,7 @@ from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode, is_fake
 
-from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.engine.contract import EvalReport, StartingWeights, Task, TrainModel
 from colab_utils.models.detr import folder as detr_folder
 from colab_utils.models.detr import source as detr_source
 from colab_utils.models.detr.decode import DetectionDecoder
@@ -32,7 +32,7 @@ from colab_utils.models.detr.metrics import DetectionMAP, cxcywh_to_frame_xyxy
 from colab_utils.models.detr.network import DetrDetector
 from colab_utils.models.detr.picture import detection_picture
 from colab_utils.models.detr.published import published_detr
-from colab_utils.starting_weights import StartingWeights, imagenet_start
+from colab_utils.starting_weights import imagenet_start
 
 SHAPE_KEYS = (
     "variant",
