@@ -72,15 +72,18 @@ def test_the_network_attends_across_agents_at_a_step_but_never_to_a_later_step(s
     _, _, train_set, _ = smoke
     inputs = batch_of(train_set, [(0, 0)])
     inputs = {k: v[:, :8] if v.dim() > 2 else v for k, v in inputs.items()}
+    present = inputs["present"][0]
+    mover = next(a for a in range(present.shape[1]) if present[5, a])
+    observer = next(a for a in range(present.shape[1]) if a != mover and present[5, a] and present[6, a])
     net = tiny_net()
     with torch.no_grad():
         before = net(inputs)["logits"]
         later = {**inputs, "positions": inputs["positions"].clone()}
-        later["positions"][:, 5, 3] += 2.0  # agent 3 moves at step 5
+        later["positions"][:, 5, mover] += 2.0  # one agent moves at step 5
         after = net(later)["logits"]
     assert torch.equal(after[:, :5], before[:, :5])  # nothing before step 5 saw it
-    assert not torch.allclose(after[:, 5, 0], before[:, 5, 0])  # another agent at step 5 did
-    assert not torch.allclose(after[:, 6, 0], before[:, 6, 0])  # and every agent afterwards
+    assert not torch.allclose(after[:, 5, observer], before[:, 5, observer])  # another agent at step 5 did
+    assert not torch.allclose(after[:, 6, observer], before[:, 6, observer])  # and every agent afterwards
 
 
 # ----------------------------------------------------------------- tokens, bins, rollout
