@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from typing import Self
 
 import numpy as np
 import torch
@@ -90,11 +91,11 @@ class EdgeSpec:
 class _Tensors:
     """Dataclass fields that are tensors, moved or pinned together."""
 
-    def to(self, device: torch.device | str, non_blocking: bool = False):
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Self:
         moved = {f.name: getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)}
         return replace(self, **moved)
 
-    def pin_memory(self):
+    def pin_memory(self) -> Self:
         """Called by the DataLoader (``pin_memory=True`` on CUDA)."""
         return replace(self, **{f.name: getattr(self, f.name).pin_memory() for f in fields(self)})
 
