@@ -32,8 +32,8 @@ from colab_utils.models.ball3d.synthetic.physics import ROLL
 from colab_utils.models.baller2vec import predictor as baller2vec
 from colab_utils.models.baller2vec.rollout import rollout
 from colab_utils.models.gnn.formations import FORMATIONS, ROLES
-from colab_utils.models.gnn.graphs import collate_windows
-from colab_utils.models.gnn.task import generator_formations
+from colab_utils.models.gnn.graphs import batch_graphs, collate_windows
+from colab_utils.models.gnn.task import edge_spec, generator_formations
 from colab_utils.pipeline import prepare_data, train
 from colab_utils.portable import export
 from colab_utils.registry import get_task
@@ -171,7 +171,7 @@ def test_gnn_reads_a_match_window_as_training_does_and_saves_probabilities(expor
     result = prediction[0]
     net = load_predictor(exported["weights"]["gnn"]).model.get_nn_module()
     with torch.no_grad():
-        expected = net(collate_windows([valid[0]]))
+        expected = net(batch_graphs(collate_windows([valid[0]]), edge_spec(cfg)))
     assert np.allclose(result.role_probabilities, expected["role"].softmax(-1)[:-1].numpy(), atol=1e-5)
     assert np.allclose(
         result.formation_probabilities, expected["formation"].softmax(-1)[0].numpy(), atol=1e-5

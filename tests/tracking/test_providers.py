@@ -17,7 +17,7 @@ from colab_utils.config import load_config
 from colab_utils.errors import DataError
 from colab_utils.models.baller2vec.tokens import token_features, window_tensors
 from colab_utils.models.gnn.formations import GOALKEEPER
-from colab_utils.models.gnn.graphs import EdgeSpec, match_roles, window_graph
+from colab_utils.models.gnn.graphs import EdgeSpec, batch_graphs, collate_windows, match_roles, window_arrays
 from colab_utils.pipeline import evaluate, train
 from colab_utils.registry import get_task
 from colab_utils.tracking.providers import find_matches
@@ -113,7 +113,8 @@ def test_the_normalisation_of_both_models_follows_the_pitch_of_the_data(metrica_
         features[0, ..., :2][present], batch["positions"][0][present] / torch.tensor(PITCH) * 2
     )
     assert not torch.allclose(features[0, ..., :2][present], on_105[0, ..., :2][present])
-    graph = window_graph(window, np.full(22, -1), np.array([-1, -1]), EdgeSpec())
+    arrays = window_arrays(window, np.full(22, -1), np.array([-1, -1]))
+    graph = batch_graphs(collate_windows([arrays]), EdgeSpec())
     first = graph.x[graph.node_t == 0]
     slots = np.flatnonzero((window.columns >= 0) & np.isfinite(window.players).all(axis=-1).any(axis=0))
     expected = np.concatenate([window.players[0, slots], window.ball[:1, :2]]) / (np.array(PITCH) / 2)

@@ -19,12 +19,14 @@ from colab_utils.bench.spec import ModelBench
 from colab_utils.engine.contract import Task
 from colab_utils.engine.estimate import FLOP_FIXES
 from colab_utils.engine.sampling import SampleDataset
+from colab_utils.models.gnn.graphs import WindowBatch, batch_graphs
+from colab_utils.models.gnn.task import edge_spec
 from colab_utils.tracking.bench import open_data_epoch
 
 EDGE_OPS = 8
 
 
-def forward_shares(task: Task, cfg: DictConfig, batch: object) -> str:
+def forward_shares(task: Task, cfg: DictConfig, batch: WindowBatch) -> str:
     """Shares of the forward pass's counted FLOPs by part of the network (the counter's split of
     the backward pass by module is not reliable)."""
     model = task.build_model(cfg, torch.device("cpu"))
@@ -39,8 +41,9 @@ def forward_shares(task: Task, cfg: DictConfig, batch: object) -> str:
     return ", ".join(f"{name} {flops / total:.0%}" for name, flops in parts.items())
 
 
-def extra(task: Task, cfg: DictConfig, batch: object) -> list[str]:
-    nodes, edges = batch.x.shape[0], batch.edge_index.shape[1]
+def extra(task: Task, cfg: DictConfig, batch: WindowBatch) -> list[str]:
+    graphs = batch_graphs(batch, edge_spec(cfg))
+    nodes, edges = graphs.x.shape[0], graphs.edge_index.shape[1]
     per_window = 3 * EDGE_OPS * (edges + nodes) * int(cfg.model.hidden) * int(cfg.model.layers)  # self loops
     per_window /= int(cfg.train.batch_size)
     return [

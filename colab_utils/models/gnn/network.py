@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 from torch_geometric.nn import GATConv, GATv2Conv
 from torch_geometric.utils import scatter
+
+from colab_utils.models.gnn.graphs import FrameGraphs
 
 CONVOLUTIONS = {"gatv2": GATv2Conv, "gat": GATConv}
 SELF_LOOP_FEATURES = (0.0, 0.0, 0.0, 1.0, 1.0)  # dx, dy, distance, same_team, self_loop
@@ -81,7 +82,7 @@ class TacticsNet(nn.Module):
         self.phase_head = _head(2 * width, num_phases, dropout)
         self.register_buffer("self_loop", torch.tensor(SELF_LOOP_FEATURES), persistent=False)
 
-    def frame_embeddings(self, batch: Batch) -> torch.Tensor:
+    def frame_embeddings(self, batch: FrameGraphs) -> torch.Tensor:
         """(nodes, hidden): step 1, every frame graph of the batch at once."""
         nodes = batch.x.shape[0]
         loops = torch.arange(nodes, device=batch.x.device).expand(2, nodes)
@@ -93,7 +94,7 @@ class TacticsNet(nn.Module):
             h = norm(h + self.dropout(nn.functional.elu(conv(h, edge_index, edge_attr))))
         return h
 
-    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def forward(self, batch: FrameGraphs) -> dict[str, torch.Tensor]:
         h = self.frame_embeddings(batch)
         tracks, windows, frames = batch.track_team.numel(), batch.formation.shape[0], batch.phase.shape[1]
         sequence = h.new_zeros(tracks, frames, h.shape[1])

@@ -37,13 +37,13 @@ from colab_utils.inference.base import Predictor, Result
 from colab_utils.models.gnn.formations import label_formation, templates_named
 from colab_utils.models.gnn.graphs import (
     BALL,
-    EdgeSpec,
+    batch_graphs,
     collate_windows,
     formation_labels,
     match_roles,
-    window_graph,
+    window_arrays,
 )
-from colab_utils.models.gnn.task import Gnn
+from colab_utils.models.gnn.task import Gnn, edge_spec
 from colab_utils.tracking.inputs import (
     AGENTS,
     PLAYERS,
@@ -273,8 +273,7 @@ class Tactics(Predictor):
         self.spec = WindowSpec(
             int(window.frames), 1, int(window.step), min_players=int(self.cfg.data.min_players)
         )
-        graph = self.cfg.data.graph
-        self.edges = EdgeSpec(str(graph.edges), int(graph.k), float(graph.radius_m))
+        self.edges = edge_spec(self.cfg)
         self.names = {
             "roles": list(self.meta["roles"]),
             "formations": list(self.meta["formations"]),
@@ -352,14 +351,14 @@ class Tactics(Predictor):
 
     def run(self, inputs: list[TacticsInput]) -> list[TacticsResult]:
         unlabelled = np.full(PLAYERS, -1)
-        graphs = [window_graph(item.window, unlabelled, np.full(2, -1), self.edges) for item in inputs]
-        batch = collate_windows(graphs).to(self.device)
+        arrays = [window_arrays(item.window, unlabelled, np.full(2, -1)) for item in inputs]
+        graphs = batch_graphs(collate_windows(arrays).to(self.device), self.edges)
         with torch.no_grad(), self.autocast():
-            output = self.model.get_nn_module()(batch)
+            output = self.model.get_nn_module()(graphs)
         role = output["role"].float().softmax(-1).cpu().numpy()
         formation = output["formation"].float().softmax(-1).cpu().numpy()
         phase = output["phase"].float().softmax(-1).cpu().numpy()
-        track_window = batch.track_window.cpu().numpy()
+        track_window = graphs.track_window.cpu().numpy()
         results = []
         for i, item in enumerate(inputs):
             window = item.window

@@ -2,8 +2,9 @@
 
 Data: SkillCorner's open broadcast tracking (downloaded; :mod:`colab_utils.tracking.skillcorner`)
 or synthetic matches in the same files (:mod:`colab_utils.tracking.synthetic`), cut
-into windows (:mod:`colab_utils.tracking.windows`) that become one graph per frame
-(:mod:`colab_utils.models.gnn.graphs`); the last ``data.valid_matches`` matches are held out.
+into windows (:mod:`colab_utils.tracking.windows`) whose node arrays become one graph per frame
+on the training device, a batch at a time (:mod:`colab_utils.models.gnn.graphs`); the last
+``data.valid_matches`` matches are held out.
 The network (:mod:`colab_utils.models.gnn.network`) runs graph attention inside every frame and a
 BiLSTM along every player's track, and answers three questions at once: each player's role
 (labels from the match sheet), each team's formation (labels from the rule in
@@ -13,6 +14,7 @@ phases-of-play file). Everything specific to this model is here and in ``configs
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,10 @@ from colab_utils.models.gnn.graphs import (
     EDGE_FEATURES,
     NODE_FEATURES,
     EdgeSpec,
-    GraphTransform,
+    FrameGraphs,
+    WindowArrays,
+    WindowBatch,
+    batch_graphs,
     collate_windows,
     formation_labels,
     match_roles,
@@ -45,10 +50,17 @@ class GnnModel(TrainModel):
     nn_module = TacticsNet
     loss = TacticsLoss
 
-    def forward_loss(self, batch: Any) -> tuple[torch.Tensor, Any, Any]:
-        batch = batch.to(self.device, non_blocking=True)
-        prediction = self.nn_module(batch)
-        target = {"role": batch.role, "formation": batch.formation, "phase": batch.phase}
+    def graphs(self, batch: WindowBatch) -> FrameGraphs:
+        """The batch's frame graphs, built on the model's device. The edges depend on the data, which
+        the meta device (the engine's FLOP count) has not got: there they are built where the batch is."""
+        where = batch.features.device if self.device.type == "meta" else self.device
+        graphs = batch_graphs(batch.to(where, non_blocking=True), EdgeSpec(**self.params["edges"]))
+        return graphs.to(self.device)
+
+    def forward_loss(self, batch: WindowBatch) -> tuple[torch.Tensor, Any, Any]:
+        graphs = self.graphs(batch)
+        prediction = self.nn_module(graphs)
+        target = {"role": graphs.role, "formation": graphs.formation, "phase": graphs.phase}
         return self.loss(prediction, target), prediction, target
 
 
@@ -74,7 +86,7 @@ def formation_names(cfg: DictConfig) -> list[str]:
 
 def graph_windows(cfg: DictConfig, matches: list[Match], validation: bool) -> TrajectoryWindows:
     spec = window_spec(cfg, validation)
-    transform = GraphTransform(matches, spec.span, edge_spec(cfg), templates_named(formation_names(cfg)))
+    transform = WindowArrays(matches, spec.span, templates_named(formation_names(cfg)))
     augment = None if validation else Augmentation(**OmegaConf.to_container(cfg.data.augment, resolve=True))
     return TrajectoryWindows(matches, spec, augment, transform)
 
@@ -162,6 +174,7 @@ class Gnn(Task):
                 "dropout": float(model.dropout),
             },
             "loss": {task: float(weight) for task, weight in cfg.loss.items()},
+            "edges": dataclasses.asdict(edge_spec(cfg)),
         }
 
     def datasets(self, cfg: DictConfig) -> tuple[TrajectoryWindows, TrajectoryWindows]:
@@ -189,9 +202,9 @@ class Gnn(Task):
         metrics = model.validate(loader, metrics=self.metrics(cfg))
         dataset: TrajectoryWindows = loader.dataset
         index = min(int(cfg.eval.picture_window), len(dataset) - 1)
-        sample = dataset[index]
-        output = model.val_step(collate_windows([sample]))
-        figure = _picture(cfg, dataset, index, sample, output["prediction"])
+        batch = collate_windows([dataset[index]])
+        output = model.val_step(batch)
+        figure = _picture(cfg, dataset, index, batch_graphs(batch, edge_spec(cfg)), output["prediction"])
         return EvalReport(metrics=metrics, figure=figure, details={"picture_window": index})
 
     def export_meta(self, cfg: DictConfig) -> dict[str, Any]:
@@ -217,7 +230,9 @@ class Gnn(Task):
         }
 
 
-def _picture(cfg: DictConfig, dataset: TrajectoryWindows, index: int, sample, prediction: dict) -> Any:
+def _picture(
+    cfg: DictConfig, dataset: TrajectoryWindows, index: int, sample: FrameGraphs, prediction: dict
+) -> Any:
     """The middle frame of validation window ``index`` with its edges, predicted roles and formations."""
     frame = int(sample.phase.shape[1]) // 2
     nodes = torch.nonzero(sample.node_t == frame).flatten()

@@ -1,10 +1,12 @@
-"""gnn: the formation rule, graph construction, batching, masked losses, metrics, the network on the
-meta device, the profile, the pipeline, and beating the majority class on held-out matches."""
+"""gnn: the formation rule, graph construction (and its edges against a plain reference), batching,
+masked losses, metrics, the network on the meta device, the profile, the pipeline, and beating the
+majority class on held-out matches."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -28,9 +30,10 @@ from colab_utils.models.gnn.graphs import (
     HOME,
     NODE_FEATURES,
     EdgeSpec,
+    batch_graphs,
     collate_windows,
     formation_labels,
-    window_graph,
+    window_arrays,
 )
 from colab_utils.models.gnn.loss import TacticsLoss, masked_cross_entropy
 from colab_utils.models.gnn.metrics import TacticsScores, task_scores
@@ -42,6 +45,7 @@ from colab_utils.tracking.synthetic import FORMATIONS as GENERATOR_FORMATIONS
 from colab_utils.tracking.windows import Window
 
 MODEL = "gnn"
+SLOTS = 22  # player slots of every window
 KEEPER_X = -48.0
 SYNTHETIC = [
     "data.synthetic.matches=8",
@@ -114,18 +118,21 @@ def test_role_names_and_acronyms_map_onto_the_fixed_vocabulary():
 
 
 def _window(players: np.ndarray, team: np.ndarray, ball: np.ndarray, detected=None) -> Window:
-    """A hand-built window of T steps 0.1 s apart (P player slots, every slot filled)."""
+    """A hand-built window of T steps 0.1 s apart: P player slots filled, the rest of the 22 empty."""
     steps, slots = players.shape[:2]
+    empty = SLOTS - slots
     return Window(
         match_index=0,
         start=0,
-        players=players.astype(np.float32),
-        detected=np.ones((steps, slots), bool) if detected is None else detected,
+        players=np.pad(players.astype(np.float32), ((0, 0), (0, empty), (0, 0)), constant_values=np.nan),
+        detected=np.pad(
+            np.ones((steps, slots), bool) if detected is None else detected, ((0, 0), (0, empty))
+        ),
         ball=ball.astype(np.float32),
         ball_detected=np.ones(steps, bool),
-        dropped=np.zeros((steps, slots + 1), bool),
-        columns=np.arange(slots),
-        team=team,
+        dropped=np.zeros((steps, SLOTS + 1), bool),
+        columns=np.pad(np.arange(slots), (0, empty), constant_values=-1),
+        team=np.pad(team, (0, empty)),
         times=np.arange(steps, dtype=np.float32) / 10,
         phases=np.arange(steps) % 3 - 1,
         home_direction=1.0,
@@ -133,9 +140,12 @@ def _window(players: np.ndarray, team: np.ndarray, ball: np.ndarray, detected=No
     )
 
 
+def _arrays(window: Window) -> dict[str, torch.Tensor]:
+    return window_arrays(window, np.arange(SLOTS) % len(ROLES), np.array([0, NO_LABEL]))
+
+
 def _graph(window: Window, edges: EdgeSpec):
-    roles = np.arange(len(window.columns)) % len(ROLES)
-    return window_graph(window, roles, np.array([0, NO_LABEL]), edges)
+    return batch_graphs(collate_windows([_arrays(window)]), edges)
 
 
 # A at (0, 0), B (1, 0), C (3, 0), D (7, 0) and the ball E at (0, 2); F is not on the pitch.
@@ -170,6 +180,65 @@ def test_radius_edges_join_every_pair_within_the_radius_both_ways():
     graph = _graph(_window(HAND_BUILT, HAND_TEAMS, HAND_BALL), EdgeSpec("radius", radius_m=2.5))
     pairs = {(A, B), (A, E), (B, C), (B, E)}  # 1, 2, 2 and 2.24 m; every other pair is over 2.5 m
     assert _edges(graph) == pairs | {(t, s) for s, t in pairs}
+
+
+def _reference_edges(xy: np.ndarray, valid: np.ndarray, spec: EdgeSpec) -> set[tuple[int, int, int, int]]:
+    """(window, frame, source slot, target slot) of every edge, node by node in plain Python: knn takes
+    the k nearest other present slots, equally distant ones by lower slot; radius every one within it."""
+    edges = set()
+    for window, frame, target in zip(*np.nonzero(valid), strict=True):
+        here = xy[window, frame]
+        others = []
+        for source in np.flatnonzero(valid[window, frame]):
+            if source != target:
+                dx, dy = float(here[source, 0] - here[target, 0]), float(here[source, 1] - here[target, 1])
+                others.append((math.sqrt(dx * dx + dy * dy), int(source)))
+        if spec.kind == "knn":
+            chosen = sorted(others)[: spec.k]
+        else:
+            chosen = [(distance, source) for distance, source in others if distance <= spec.radius_m]
+        edges |= {(int(window), int(frame), source, int(target)) for _, source in chosen}
+    return edges
+
+
+def _random_window(rng: np.random.Generator, steps: int, grid: bool) -> Window:
+    """22 slots, some empty or absent in some frames, on a 1 m grid (many equal distances) or anywhere."""
+    if grid:
+        players = rng.integers(-4, 5, (steps, SLOTS, 2)).astype(float)
+        ball = np.concatenate([rng.integers(-4, 5, (steps, 2)), np.zeros((steps, 1))], axis=1)
+    else:
+        players, ball = rng.uniform(-50, 50, (steps, SLOTS, 2)), rng.uniform(-50, 50, (steps, 3))
+    players[rng.random((steps, SLOTS)) < 0.2] = np.nan  # absent or dropped points
+    window = _window(players, np.repeat([HOME, AWAY], 11), ball)
+    window.columns[rng.choice(SLOTS, 2, replace=False)] = -1  # empty slots
+    window.players[:, window.columns < 0] = np.nan
+    window.ball[rng.random(steps) < 0.3] = np.nan  # the ball lost in some frames
+    return window
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [EdgeSpec("knn", k=8), EdgeSpec("knn", k=1), EdgeSpec("knn", k=30), EdgeSpec("radius", radius_m=3.0)],
+)
+def test_batched_edges_are_the_plain_references_with_ties_and_missing_players(spec):
+    rng = np.random.default_rng(7)
+    windows = [_random_window(rng, 5, grid=index % 2 == 0) for index in range(6)]
+    batch = collate_windows([_arrays(window) for window in windows])
+    graphs = batch_graphs(batch, spec)
+    track_window, track_slot = torch.nonzero(batch.tracks, as_tuple=True)  # tracks by window, slot
+    ends = [track_slot[graphs.node_track[graphs.edge_index[end]]] for end in (0, 1)]
+    frame = graphs.node_t[graphs.edge_index[0]]
+    window = track_window[graphs.node_track[graphs.edge_index[0]]]
+    found = list(zip(window.tolist(), frame.tolist(), ends[0].tolist(), ends[1].tolist(), strict=True))
+    expected = _reference_edges(batch.xy.double().numpy(), batch.valid.numpy(), spec)
+    assert len(found) == len(set(found)) and set(found) == expected
+    assert torch.equal(frame, graphs.node_t[graphs.edge_index[1]])
+    distance = torch.linalg.norm(batch.xy[window, frame, ends[0]] - batch.xy[window, frame, ends[1]], dim=1)
+    assert torch.allclose(graphs.edge_attr[:, 2], distance / 10)
+    node_window, node_frame, _ = torch.nonzero(batch.valid, as_tuple=True)
+    points = torch.cat([(node_window * 5 + node_frame)[:, None], batch.xy[batch.valid]], dim=1)
+    # two players on one point in one frame: equal distances that only the slot order breaks
+    assert len(torch.unique(points, dim=0)) < len(points)
 
 
 def test_absent_players_are_not_nodes_and_extrapolated_ones_are_flagged():
@@ -212,12 +281,14 @@ def test_a_batch_keeps_each_windows_tracks_and_labels_together():
     windows = []
     for players in (5, 7, 6):
         positions = rng.uniform(-40, 40, (4, players, 2))
-        windows.append(_graph(_window(positions, np.arange(players) % 2, np.zeros((4, 3))), EdgeSpec()))
-    batch = collate_windows(windows)
+        windows.append(_arrays(_window(positions, np.arange(players) % 2, np.zeros((4, 3)))))
+    batch = batch_graphs(collate_windows(windows), EdgeSpec())
     assert batch.track_team.numel() == 6 + 8 + 7 and batch.formation.shape == (3, 2)
     assert batch.phase.shape == (3, 4)
     assert batch.track_window.tolist() == [0] * 6 + [1] * 8 + [2] * 7
-    assert torch.equal(batch.track_window[batch.node_track], batch.batch)  # a node's track is in its window
+    node_window = batch.track_window[batch.node_track]  # nodes by window, each in its own window's tracks
+    assert node_window.tolist() == [0] * 4 * 6 + [1] * 4 * 8 + [2] * 4 * 7
+    assert torch.equal(node_window[batch.edge_index[0]], node_window[batch.edge_index[1]])
     one_hot = batch.x[:, NODE_FEATURES.index("home") : NODE_FEATURES.index("ball") + 1].argmax(dim=1)
     assert torch.equal(one_hot, batch.track_team[batch.node_track])
     assert (batch.track_team == BALL).sum() == 3
@@ -322,14 +393,15 @@ def test_a_mirroring_flip_swaps_left_and_right_roles_and_no_augmentation_moves_a
     plain = train_set.window(3)
     transform = train_set.transform
     reference = transform(plain)
+    roles = reference["role"].numpy()
     for flips, mirrored in (((True, False), True), ((False, True), True), ((True, True), False)):
-        graph = transform(dataclasses.replace(plain, flips=flips))
-        expected = mirror_roles(reference.role.numpy()) if mirrored else reference.role.numpy()
-        assert graph.role.tolist() == expected.tolist()
-    assert (mirror_roles(reference.role.numpy()) != reference.role.numpy()).any()  # a test that can fail
+        arrays = transform(dataclasses.replace(plain, flips=flips))
+        expected = mirror_roles(roles) if mirrored else roles
+        assert arrays["role"].tolist() == expected.tolist()
+    assert (mirror_roles(roles) != roles).any()  # a test that can fail
     augmented = [train_set[(epoch, 3)] for epoch in range(4)]
-    assert all(torch.equal(g.formation, reference.formation) for g in augmented)
-    assert not all(torch.equal(g.x, augmented[0].x) for g in augmented[1:])
+    assert all(torch.equal(a["formation"], reference["formation"]) for a in augmented)
+    assert not all(torch.equal(a["features"], augmented[0]["features"]) for a in augmented[1:])
 
 
 def test_the_engine_counts_the_network_on_the_meta_device(matches):
@@ -338,7 +410,7 @@ def test_the_engine_counts_the_network_on_the_meta_device(matches):
     batch = collate_windows([train_set[(0, i)] for i in range(4)])
     counted = training_flops(task, cfg, batch)  # what the trainer prints before a GPU run
     hidden, layers = int(cfg.model.hidden), int(cfg.model.layers)
-    nodes = batch.x.shape[0]
+    nodes = int(batch.valid.sum())
     projections = 3 * 2 * nodes * hidden * hidden * 2 * layers  # GATv2's two linear maps, forward + backward
     assert projections < counted < 20 * projections
 
