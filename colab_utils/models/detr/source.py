@@ -111,6 +111,9 @@ def verify_split(split_dir: Path, dataset: str) -> VerifiedSplit:
         parts.append(f"{len(skipped_clips)} unreadable clip(s) skipped: {' | '.join(skipped_clips[:3])}")
     if unlabelled:
         parts.append(f"{len(unlabelled)} clip(s) without labels ({GT_FILE.as_posix()} missing), not used")
+    strays = sorted(p.name for p in Path(split_dir).iterdir() if p.is_dir() and p not in folders)
+    if strays:
+        parts.append(f"{len(strays)} folder(s) without {marker} skipped: {', '.join(strays[:3])}")
     if not unreadable:
         parts.append(f"no usable clip: expected folders holding {marker}")
         if unlabelled:

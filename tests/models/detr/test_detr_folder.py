@@ -120,6 +120,8 @@ def test_mot_clips_in_a_zip_train_and_evaluate_and_the_zip_is_extracted_once(fol
     folder = folders["tmp"] / "my_clips"
     for index, split in enumerate(("train", "train", "valid")):
         mot_clip(folder / split, f"SNMOT-{index:03d}", truncate=index == 0)
+    mot_clip(folder / "train", "SNMOT-099", truncate=False)
+    (folder / "train" / "SNMOT-099" / "seqinfo.ini").unlink()  # a clip folder the reader cannot place
     zip_path = Path(shutil.make_archive(str(folders["drive"] / "MyDrive" / "my_clips"), "zip", folder))
     extractions = []
     real_extract = archives.extract_zip
@@ -135,6 +137,7 @@ def test_mot_clips_in_a_zip_train_and_evaluate_and_the_zip_is_extracted_once(fol
     # the coach: its gameinfo.ini entry and each of its boxes are reported and left out
     assert "2 unreadable tracklet in gameinfo.ini" in summary and "8 track id not in gameinfo.ini" in summary
     assert "unknown role in 'coach;1'" in summary
+    assert "1 folder(s) without seqinfo.ini skipped: SNMOT-099" in summary
     assert prepare_data(cfg) and len(extractions) == 1
     _train_and_evaluate(cfg)
 
