@@ -18,7 +18,7 @@ from argus.utils import deep_to
 from omegaconf import DictConfig
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from colab_utils.engine.contract import EvalReport, Task, TrainModel
+from colab_utils.engine.contract import EvalReport, StartingWeights, Task, TrainModel
 from colab_utils.models.reid import augment
 from colab_utils.models.reid import source as reid_source
 from colab_utils.models.reid.files import Crop
@@ -26,6 +26,7 @@ from colab_utils.models.reid.loss import ReidLoss
 from colab_utils.models.reid.metrics import ReidRanking
 from colab_utils.models.reid.network import ReidNet, parameter_groups
 from colab_utils.models.reid.picture import RankedQuery, ranking_picture
+from colab_utils.models.reid.published import published_osnet
 from colab_utils.models.reid.samples import ReidCrops, training_identities
 from colab_utils.models.reid.sampling import IdentityBatches
 from colab_utils.starting_weights import imagenet_start
@@ -54,8 +55,12 @@ class ReidModel(TrainModel):
 class Reid(Task):
     imagenet_backbone = True
     model_class = ReidModel
-    # one row per training identity: weights from another dataset (model.init_from) load the rest
-    head = ("classifier.", "centers")
+    # one row per training identity, and the embedding on top of OSNet: weights from another dataset
+    # or torchreid's model zoo (model.init_from) load the backbone, and these start fresh
+    head = ("classifier.", "centers", "bottleneck.", "neck.")
+
+    def published_weights(self, cfg: DictConfig, source: str) -> StartingWeights | None:
+        return published_osnet(cfg, source)
 
     def prepare_data(self, cfg: DictConfig) -> str:
         """Download or generate, extract and verify; then say what training will draw from."""
