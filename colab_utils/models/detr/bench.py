@@ -51,5 +51,12 @@ BENCH = ModelBench(
     ),
     epoch=epoch,
     extra=extra,
-    learning=("data.synthetic.clips.train=4", "data.synthetic.frames=16", "train.epochs=8"),
+    # close-ups (the largest people) and 256 steps: 32 steps of main-camera clips left every AP at 0
+    learning=(
+        "data.synthetic.clips.train=4",
+        "data.synthetic.frames=16",
+        "data.synthetic.cameras={main_high: 0.0, main_low: 0.0, behind_goal: 0.0, close_up: 1.0}",
+        "train.optimizer.lr=1.0e-3",
+        "train.epochs=64",
+    ),
 )
