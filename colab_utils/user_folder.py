@@ -24,7 +24,6 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from omegaconf import DictConfig
 
@@ -33,12 +32,11 @@ from colab_utils.errors import DataError, DataNotPrepared
 from colab_utils.files import write_atomically
 from colab_utils.runtime import on_google_drive
 from colab_utils.soccernet.archives import extract_zip
+from colab_utils.soccernet.verify import Verified
 
 TRAIN_NAMES = ("train",)
 VALID_NAMES = ("valid", "val", "validation")
 _IGNORED = ("__MACOSX",)
-
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -200,13 +198,14 @@ def prepare_views(
     splits: Sequence[str],
     key: str,
     build: Callable[[Path], str],
-    verify: Callable[[Path], V],
-    load_verified: Callable[[Path], V],
-) -> tuple[dict[str, V], str]:
+    verify: Callable[[Path], Verified],
+    load_verified: Callable[[Path], Verified],
+) -> str:
     """Build the split views with ``build(task_dir)`` (it returns how it split), then verify each.
 
     While ``key`` (a :func:`fingerprint`) is unchanged, the views and their manifests are reused:
-    nothing is linked or decoded again. Returns the verified splits and the split note.
+    nothing is linked or decoded again. Returns the data step's summary: where the files were
+    read, how they were split, and each split's verification.
     """
     task_dir = staged.root / task_dir_name
     stamp = task_dir / ".views"
@@ -214,13 +213,14 @@ def prepare_views(
         saved_key, _, note = stamp.read_text().partition("\n")
         if saved_key == key:
             try:
-                return {split: load_verified(task_dir / split) for split in splits}, note + " (as before)"
+                verified = [load_verified(task_dir / split) for split in splits]
+                return "\n".join([staged.note, note + " (as before)", *(v.summary for v in verified)])
             except (FileNotFoundError, DataNotPrepared):
                 pass
     if task_dir.exists():
         shutil.rmtree(task_dir)
     task_dir.mkdir(parents=True)
     note = build(task_dir)
-    verified = {split: verify(task_dir / split) for split in splits}
+    verified = [verify(task_dir / split) for split in splits]
     write_atomically(stamp, f"{key}\n{note}")
-    return verified, note
+    return "\n".join([staged.note, note, *(v.summary for v in verified)])

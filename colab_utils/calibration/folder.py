@@ -101,7 +101,7 @@ def prepare_folder(cfg: DictConfig) -> str:
         return note
 
     key = fingerprint(staged.data, splits)
-    verified, note = prepare_views(
+    return prepare_views(
         staged,
         CALIBRATION_TASK,
         splits,
@@ -110,4 +110,3 @@ def prepare_folder(cfg: DictConfig) -> str:
         lambda split_dir: write_verified_manifest(verify_calibration_split(split_dir)),
         load_verified_split,
     )
-    return "\n".join([staged.note, note, *(split.summary for split in verified.values())])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from omegaconf import DictConfig
 
@@ -19,13 +19,10 @@ from colab_utils.errors import DataError, DataNotPrepared
 from colab_utils.runtime import on_google_drive
 from colab_utils.soccernet.archives import extract_zip
 from colab_utils.soccernet.download import download_reporting, validate_task
+from colab_utils.soccernet.verify import Verified
 from colab_utils.user_folder import folder_root
 
 SOURCES = ("soccernet", "synthetic", "folder")
-
-
-class Verified(Protocol):
-    summary: str
 
 
 V = TypeVar("V", bound=Verified)

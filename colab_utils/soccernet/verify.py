@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 
 from colab_utils.errors import DataNotPrepared
 from colab_utils.files import write_atomically
+
+
+class Verified(Protocol):
+    """What a task's verification of a split returns: at least the line the data step prints."""
+
+    summary: str
 
 
 def image_is_readable(path: Path) -> bool:

@@ -234,7 +234,7 @@ def prepare_folder(cfg: DictConfig) -> str:
         return " ".join(part for part in (note, coco.note()) if part)
 
     key = fingerprint(staged.data, splits, _roles(cfg))
-    verified, note = prepare_views(
+    return prepare_views(
         staged,
         str(cfg.data.dataset),
         splits,
@@ -243,4 +243,3 @@ def prepare_folder(cfg: DictConfig) -> str:
         lambda split_dir: write_verified_manifest(verify_split(split_dir, datasets[split_dir.name])),
         load_verified_split,
     )
-    return "\n".join([staged.note, note, *(split.summary for split in verified.values())])

@@ -142,7 +142,7 @@ def prepare_folder(cfg: DictConfig) -> str:
         return note
 
     key = fingerprint(staged.data, splits)
-    verified, note = prepare_views(
+    return prepare_views(
         staged,
         REID_TASK,
         splits,
@@ -151,4 +151,3 @@ def prepare_folder(cfg: DictConfig) -> str:
         lambda split_dir: write_manifest(verify_reid_split(split_dir)),
         load_verified_split,
     )
-    return "\n".join([staged.note, note, *(split.summary for split in verified.values())])
