@@ -1,7 +1,7 @@
 """``python -m colab_utils train|evaluate|export|prepare|demo <model> [key=value ...]``,
 ``python -m colab_utils train-all [--models a,b] [key=value | model:key=value ...]``
-and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--gpu | --learn [--transfer]]
-[k=v ...]``.
+and ``python -m colab_utils bench <model|all> [--profile t4] [--batches N] [--json] [--gpu | --learn
+[--transfer]] [k=v ...]``.
 
 The same pipeline as the notebooks, for a terminal, a script or ``torchrun``.
 """
@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-dir", help="an extra folder searched for <model>.yaml first")
     parser.add_argument("--models", help="train-all: a comma-separated subset (default: all, in order)")
     parser.add_argument("--batches", type=int, default=20, help="bench: loader batches to time (default 20)")
+    parser.add_argument("--json", action="store_true", help="bench: one JSON line per model instead of text")
     parser.add_argument(
         "--gpu",
         action="store_true",
@@ -177,7 +178,7 @@ def bench_command(args: argparse.Namespace, profile: str, overrides: list[str]) 
             )
             return 2
         return 0 if prove(model, profile, args.steps, Path(args.out), args.budget_min) is not None else 2
-    bench(model, profile, args.batches, overrides)
+    bench(model, profile, args.batches, overrides, as_json=args.json)
     return 0
 
 

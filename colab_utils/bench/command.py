@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from colab_utils.bench.measure import Measured, measure
-from colab_utils.bench.report import block, summary
+from colab_utils.bench.report import block, json_line, summary
 from colab_utils.registry import model_package, shipped_models
 
 FOLDERS = ("COLAB_UTILS_DRIVE", "COLAB_UTILS_DATA")
@@ -38,13 +38,16 @@ def chosen_models(model: str) -> list[str]:
     return [model]
 
 
-def bench(model: str, profile: str, batches: int, overrides: Sequence[str] = ()) -> list[Measured]:
-    """Print one block per model as it is measured, and for several a summary table at the end."""
+def bench(
+    model: str, profile: str, batches: int, overrides: Sequence[str] = (), as_json: bool = False
+) -> list[Measured]:
+    """Print one block per model as it is measured, and for several a summary table at the end;
+    ``as_json``: one JSON line per model instead."""
     results = []
     for name in chosen_models(model):
         with scratch_folders():
             results.append(measure(name, profile, batches, overrides))
-        print(block(results[-1]), end="\n\n", flush=True)
-    if len(results) > 1:
+        print(json_line(results[-1]) if as_json else block(results[-1]) + "\n", flush=True)
+    if len(results) > 1 and not as_json:
         print(summary(results))
     return results

@@ -15,6 +15,7 @@ from colab_utils.bench.spec import ModelBench
 from colab_utils.config import load_config
 from colab_utils.engine.contract import Task
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
+from colab_utils.engine.measured_gpu import measured_ceiling
 from colab_utils.registry import get_task, model_package
 
 DEFAULT_GPU = "T4"
@@ -35,6 +36,7 @@ class Measured:
     validation_flops: float  # FLOPs per validation item
     train_items: int  # one epoch of the real data
     validation_items: int
+    ceiling: float | None = None  # items/s a faster GPU was measured to train (engine/measured_gpu.py)
     notes: tuple[str, ...] = ()
 
     @property
@@ -42,9 +44,18 @@ class Measured:
         return PEAK_TFLOPS[self.gpu] * 1e12 * ASSUMED_EFFICIENCY
 
     @property
-    def demand(self) -> float:
-        """Training items/s the GPU consumes at the assumed efficiency."""
+    def flop_demand(self) -> float:
+        """Training items/s the GPU consumes at the assumed efficiency, by the FLOP count."""
         return self.gpu_flops / self.flops
+
+    @property
+    def ceiling_binds(self) -> bool:
+        return self.ceiling is not None and self.ceiling < self.flop_demand
+
+    @property
+    def demand(self) -> float:
+        """Training items/s the GPU consumes: the FLOP count's, or the measured ceiling where lower."""
+        return self.ceiling if self.ceiling_binds else self.flop_demand
 
     @property
     def ratio(self) -> float:
@@ -53,8 +64,9 @@ class Measured:
 
     @property
     def gpu_minutes(self) -> float:
+        """The epoch's FLOPs at the assumed efficiency, slowed to the measured ceiling where it binds."""
         work = self.flops * self.train_items + self.validation_flops * self.validation_items
-        return work / self.gpu_flops / 60
+        return work / self.gpu_flops / 60 * (self.flop_demand / self.demand)
 
     @property
     def loader_minutes(self) -> float:
@@ -101,10 +113,11 @@ def measure(model: str, profile: str, batches: int, overrides: Sequence[str] = (
     flops = training_flops(task, cfg, batch) / int(cfg.train.batch_size)  # the plans drop partial batches
     validation = spec.validation_flops(task, cfg, batch) if spec.validation_flops else flops / 3
     train_items, validation_items = _epoch(spec, cfg, train_set, validation_set)
+    gpu = str(cfg.profile).upper() if str(cfg.profile).upper() in PEAK_TFLOPS else DEFAULT_GPU
     return Measured(
         model=model,
         profile=str(cfg.profile),
-        gpu=str(cfg.profile).upper() if str(cfg.profile).upper() in PEAK_TFLOPS else DEFAULT_GPU,
+        gpu=gpu,
         items=spec.items,
         workers=int(cfg.data.num_workers),
         cores=os.cpu_count() or 1,
@@ -113,5 +126,6 @@ def measure(model: str, profile: str, batches: int, overrides: Sequence[str] = (
         validation_flops=validation,
         train_items=train_items,
         validation_items=validation_items,
+        ceiling=measured_ceiling(model, str(cfg.profile), PEAK_TFLOPS[gpu]),
         notes=tuple(spec.extra(task, cfg, batch)) if spec.extra else (),
     )

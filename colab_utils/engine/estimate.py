@@ -5,10 +5,12 @@ not guessed: one training step (forward, loss, backward) of the real network on 
 shapes runs on PyTorch's "meta" device under ``FlopCounterMode``, which costs no memory and no
 arithmetic. The efficiency is an assumption: 15 % of the GPU's dense fp16/bf16 tensor peak,
 which matches the one public data point for this kind of model (HRNet-W48 at 960x540, ~27 min
-per epoch of 16,463 frames on a 24 GB card with AMP). The loader's time is the epoch's samples
-at the rate the training loader reached in a few seconds of loading on this runtime's cores
-(:func:`time_loader`): on Colab's two cores it, not the GPU, can set the pace. Once training
-runs, the progress bar's measured rate replaces both.
+per epoch of 16,463 frames on a 24 GB card with AMP). Small networks are slower than that on any
+card (kernel launches, memory traffic): where a faster GPU was measured slower at the same
+profile, the measurement sets the GPU's time (:mod:`colab_utils.engine.measured_gpu`). The
+loader's time is the epoch's samples at the rate the training loader reached in a few seconds
+of loading on this runtime's cores (:func:`time_loader`): on Colab's two cores it, not the GPU,
+can set the pace. Once training runs, the progress bar's measured rate replaces both.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from colab_utils.engine.contract import Task
+from colab_utils.engine.measured_gpu import MEASURED_ON, measured_ceiling
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.runtime import GPU
 
@@ -124,6 +127,7 @@ class Estimate:
     epochs: int
     loader_rate: float | None = None  # samples/s this runtime's training loader reached
     loader_seconds_per_epoch: float | None = None
+    measured_ceiling: float | None = None  # samples/s a faster GPU reached, where that bounds the GPU time
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -150,10 +154,13 @@ class Estimate:
                 f"~{self.loader_seconds_per_epoch / 60:.1f} min of loading (this runtime's loader: "
                 f"{self.loader_rate:,.1f} samples/s)"
             )
+        pace = f"at {ASSUMED_EFFICIENCY:.0%} of its fp16/bf16 peak"
+        if self.measured_ceiling is not None:
+            pace = f"at the {self.measured_ceiling:,.1f} samples/s {MEASURED_ON} reached: slower than {pace}"
         return (
             f"Estimate on {gpu.name}: {self.flops_per_sample / 1e9:.1f} GFLOP per training sample; per epoch "
-            f"~{self.gpu_seconds_per_epoch / 60:.1f} min of GPU work (at {ASSUMED_EFFICIENCY:.0%} of its "
-            f"fp16/bf16 peak) and {loading}: {self.bound} sets the pace, "
+            f"~{self.gpu_seconds_per_epoch / 60:.1f} min of GPU work ({pace}) and {loading}: "
+            f"{self.bound} sets the pace, "
             f"~{self.seconds_per_epoch / 60:.1f} min per epoch, {self.epochs} epochs = ~{self.hours:.1f} h "
             f"= ~{self.sessions} Colab session(s) of {SESSION_HOURS:g} h (early stopping may end sooner; "
             "the progress bar's 'left' is the measured rate)."
@@ -173,7 +180,8 @@ def estimate(
     """Time per epoch (training + validation) for the full recipe on ``gpu``; None if its peak is unknown.
 
     ``loader_rate`` (training samples/s measured on this runtime) bounds it from below; validation
-    is assumed to load as fast.
+    is assumed to load as fast. Where a faster GPU was measured slower than the FLOP count at this
+    profile (:mod:`colab_utils.engine.measured_gpu`), the GPU time follows the measurement.
     """
     peak = peak_tflops(gpu)
     if peak is None:
@@ -181,8 +189,14 @@ def estimate(
     per_sample = training_flops(task, cfg, batch) / batch_size
     work = per_sample * train_samples + per_sample / 3 * val_samples  # validation: forward only
     loading = (train_samples + val_samples) / loader_rate if loader_rate else None
-    gpu_seconds = work / (peak * 1e12 * ASSUMED_EFFICIENCY)
-    return Estimate(per_sample, gpu_seconds, int(cfg.train.epochs), loader_rate, loading)
+    flop_rate = peak * 1e12 * ASSUMED_EFFICIENCY
+    gpu_seconds = work / flop_rate
+    ceiling = measured_ceiling(str(cfg.task), str(cfg.profile), peak)
+    if ceiling is not None and ceiling < flop_rate / per_sample:
+        gpu_seconds *= flop_rate / per_sample / ceiling
+    else:
+        ceiling = None
+    return Estimate(per_sample, gpu_seconds, int(cfg.train.epochs), loader_rate, loading, ceiling)
 
 
 def _to_fake(module: torch.nn.Module, mode: object) -> None:

@@ -8,7 +8,15 @@ from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 from colab_utils.engine.contract import Task, TrainModel
-from colab_utils.engine.estimate import FLOP_FIXES, Estimate, peak_tflops, time_loader, training_flops
+from colab_utils.engine.estimate import (
+    FLOP_FIXES,
+    Estimate,
+    estimate,
+    peak_tflops,
+    time_loader,
+    training_flops,
+)
+from colab_utils.engine.measured_gpu import ITEMS_PER_S
 from colab_utils.runtime import GPU
 
 
@@ -98,3 +106,24 @@ def test_training_flops_count_a_depthwise_convolution_three_times_its_forward():
     training = training_flops(_DepthwiseTask(), cfg, batch)
     assert training == 3 * forward.get_total_flops()
     assert torch_counts.get_total_flops() > 20 * forward.get_total_flops()
+
+
+def test_the_estimate_takes_the_measured_rate_where_it_is_slower_than_the_flop_count():
+    """A tiny network: by its FLOPs a T4 trains millions of samples/s, more than the H200 measured."""
+    t4 = GPU("Tesla T4", 15, (7, 5))
+    task = _DepthwiseTask()
+    batch = (torch.randn(2, 64, 16, 16), torch.zeros(2, 64, 16, 16))
+
+    def epoch(model: str, profile: str):
+        train = {"epochs": 1, "optimizer": {"name": "Adam", "lr": 1e-3}}
+        cfg = OmegaConf.create({"task": model, "profile": profile, "train": train})
+        return estimate(task, cfg, batch, 2, train_samples=30_000, val_samples=0, gpu=t4), cfg
+
+    capped, cfg = epoch("ball3d", "t4")
+    assert capped.gpu_seconds_per_epoch == pytest.approx(30_000 / ITEMS_PER_S["ball3d"])
+    assert f"at the {ITEMS_PER_S['ball3d']:,.1f} samples/s an H200" in capped.text(t4)
+    flop_seconds = training_flops(task, cfg, batch) / 2 * 30_000 / (65e12 * 0.15)
+    for model, profile in (("ball3d", "l4"), ("my_model", "t4")):  # not measured: the FLOP count alone
+        uncapped, _ = epoch(model, profile)
+        assert uncapped.gpu_seconds_per_epoch == pytest.approx(flop_seconds)
+        assert "H200" not in uncapped.text(t4)
