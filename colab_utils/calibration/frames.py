@@ -1,9 +1,10 @@
 """Calibration frames as training samples: image + keypoint targets, augmented per sample.
 
 Each sample is read from an image/JSON pair, its annotation relabelled consistently for
-behind-the-goal views, turned into keypoint targets the way Sportlight derives them, then
-resized, augmented (colour, noise, blur, horizontal flip with label mirroring) and padded
-to the backbone's multiple by an albumentations pipeline seeded from (seed, epoch, index).
+behind-the-goal views and turned into keypoint targets the way Sportlight derives them (once
+per split, :mod:`colab_utils.calibration.targets_cache`), then resized, augmented (colour,
+noise, blur, horizontal flip with label mirroring) and padded to the backbone's multiple by an
+albumentations pipeline seeded from (seed, epoch, index).
 
 A sample is small on purpose: the image as uint8 and the keypoints as coordinates. The
 Gaussian heatmaps are rendered on the GPU by the loss, instead of shipping 57 full-size
@@ -23,9 +24,9 @@ import cv2
 import numpy as np
 import torch
 
+from colab_utils.calibration.targets_cache import SplitTargets, frame_targets
 from colab_utils.engine.sampling import SampleDataset
 from colab_utils.geometry.keypoints import FLIP_57
-from colab_utils.geometry.targets import canonical_side, keypoints_from_annotation
 
 OUTSIDE = -10_000.0  # stands in for unknown keypoints inside albumentations (which has no NaN)
 
@@ -112,8 +113,10 @@ class CalibrationFrames(SampleDataset):
         train: bool,
         keypoints: Sequence[int] = tuple(range(57)),
         margin_px: float = 6.0,
+        targets: SplitTargets | None = None,
     ) -> None:
         self.pairs = list(pairs)
+        self.targets = targets  # derived once per split; None: in every call
         self.keypoints = np.asarray(keypoints)
         self.flip = subset_flip(keypoints)
         self.margin_px = margin_px
@@ -137,13 +140,9 @@ class CalibrationFrames(SampleDataset):
     def get(self, index: int, rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         image = self.image(index)
         height, width = image.shape[:2]
-        targets = keypoints_from_annotation(
-            canonical_side(self.annotation(index), width, height),
-            width,
-            height,
-            self.margin_px,
-            side_convention=True,
-        )
+        targets = self.targets.get(index, width, height) if self.targets is not None else None
+        if targets is None:
+            targets = frame_targets(self.annotation(index), width, height, self.margin_px)
         known = np.isfinite(targets.xy).all(axis=1)[self.keypoints]
         scale = np.array([width / self.input_size[0], height / self.input_size[1]], dtype=np.float32)
         # albumentations resizes keypoints as x * s; OpenCV resizes pixels with centres aligned,

@@ -29,28 +29,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import colab_utils
 from colab_utils.errors import DataNotPrepared
 from colab_utils.files import write_atomically
 from colab_utils.models.ball3d.samples import BallClips, clip_arrays
 from colab_utils.models.ball3d.synthetic.clips import ClipSpec
+from colab_utils.source_digest import source_digest
 
 SHARD_CLIPS = 500
 JPEG_QUALITY = 90
 MANIFEST = "manifest.json"
 RENDERER_SOURCES = ("models/ball3d/synthetic", "models/ball3d/samples.py", "synthetic", "geometry")
-
-
-def source_digest() -> str:
-    """SHA-256 of the renderer's source files: a changed renderer makes new shards."""
-    root = Path(colab_utils.__file__).parent
-    digest = hashlib.sha256()
-    for name in RENDERER_SOURCES:
-        path = root / name
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(file.relative_to(root).as_posix().encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def shard_key(spec: ClipSpec, content_seed: int, split: str, size: int) -> str:
@@ -61,7 +49,7 @@ def shard_key(spec: ClipSpec, content_seed: int, split: str, size: int) -> str:
         "split": split,
         "size": size,
         "quality": JPEG_QUALITY,
-        "source": source_digest(),
+        "source": source_digest(RENDERER_SOURCES),
     }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
