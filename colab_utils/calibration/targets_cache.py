@@ -19,6 +19,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +120,8 @@ def split_targets(pairs: Sequence[tuple[Path, Path]], margin_px: float, folder: 
                 found = SplitTargets(**{name: stored[name] for name in SplitTargets.__dataclass_fields__})
             if len(found.sizes) == len(pairs):
                 return found
-        except (OSError, ValueError, KeyError):
-            pass  # damaged (a runtime killed while writing it is not: it is renamed into place whole)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # damaged (one a runtime killed while writing cannot be: it is renamed into place whole)
     derived = derive_all(pairs, margin_px)
     for stale in Path(folder).glob(f"{PREFIX}*.npz"):
         stale.unlink()

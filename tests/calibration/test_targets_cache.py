@@ -70,9 +70,12 @@ def test_a_changed_annotation_or_a_damaged_file_is_derived_again(split):
     assert new != old and not old.exists()
     assert not np.array_equal(again.visible[0], first.visible[0])
 
-    new.write_bytes(b"not an npz")  # damaged: derived again, not an error
-    repaired = split_targets(split.pairs, MARGIN, split.split_dir)
-    np.testing.assert_array_equal(repaired.visible, again.visible)
+    whole = new.read_bytes()
+    for damaged in (b"not an npz", whole[: len(whole) // 2], whole[:-200] + bytes(200)):
+        new.write_bytes(damaged)  # derived again, not an error
+        repaired = split_targets(split.pairs, MARGIN, split.split_dir)
+        np.testing.assert_array_equal(repaired.visible, again.visible)
+        assert new.read_bytes() == whole
     assert split_targets(split.pairs, MARGIN + 1, split.split_dir).xy.shape == again.xy.shape
 
 
