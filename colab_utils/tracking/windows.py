@@ -152,8 +152,9 @@ class Windows:
 
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:
-    """The arrays end to end; a single one as it is (packing one match copies nothing)."""
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    """The arrays end to end, contiguous (windows index them flat); a single contiguous one as it is
+    (packing one match copies nothing)."""
+    return np.ascontiguousarray(arrays[0]) if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _widened(array: np.ndarray, width: int, fill: Any) -> np.ndarray:
@@ -313,10 +314,14 @@ def cut_windows(
     high, weight = np.minimum(low + 1, spec.span - 1), at - low
     nearest = first[:, None] + np.rint(at).astype(np.int64)
     in_slot = (columns >= 0)[:, None, :]
-    column = np.maximum(columns, 0)[:, None, :]
+    width = packed.positions.shape[1]
+
+    def cells(frames: np.ndarray) -> np.ndarray:
+        """[B, T, P] flat (frame, column) cells of the slots' players at packed rows ``frames`` [B, T]."""
+        return frames[..., None] * width + np.maximum(columns, 0)[:, None, :]
 
     def players_at(offset: np.ndarray) -> np.ndarray:
-        found = packed.positions[(first[:, None] + offset)[..., None], column]
+        found = packed.positions.reshape(-1, 2)[cells(first[:, None] + offset)]
         return np.where(in_slot[..., None], found, np.float32(np.nan))
 
     players = _mix(players_at(low), players_at(high), weight)
@@ -333,7 +338,7 @@ def cut_windows(
         match_index=np.asarray(match_index, np.int64),
         start=np.asarray(start, np.int64),
         players=players,
-        detected=packed.detected[nearest[..., None], column] & in_slot & ~dropped[..., :-1],
+        detected=packed.detected.reshape(-1)[cells(nearest)] & in_slot & ~dropped[..., :-1],
         ball=ball,
         ball_detected=packed.ball_detected[nearest] & ~dropped[..., -1],
         dropped=dropped,
