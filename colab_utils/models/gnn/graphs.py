@@ -2,13 +2,15 @@
 
 Windows come from :mod:`colab_utils.tracking.windows` (11 player slots per team, the
 ball, ``length`` steps ``step`` frames apart, augmented there: flips, a small rotation and
-shift, time warping, dropped points). :class:`WindowArrays` turns one into plain tensors over
-its 23 track slots (22 players, then the ball): node features, positions, which slot is
-present in which frame, and the labels. :func:`collate_windows` stacks them into a
-:class:`WindowBatch`, and :func:`batch_graphs` turns that, on the training device and in one
-go for the whole batch, into the :class:`FrameGraphs` the network reads. Building the edges
-per batch on the device rather than per window in the loader workers is what lets two CPU
-cores keep a GPU fed (README, Measured).
+shift, time warping, dropped points), a batch at a time. :func:`window_batch` turns a batch of
+them, all at once, into a :class:`WindowBatch` of plain tensors over each window's 23 track slots
+(22 players, then the ball): node features, positions, which slot is present in which frame, and
+the labels. :class:`WindowArrays`, the dataset's transform, does that for the loader's whole batch
+(which :func:`collate_windows` passes through) or for one window (a batch of one, which
+:func:`collate_windows` stacks with others). :func:`batch_graphs` turns a batch, on the training
+device and in one go, into the :class:`FrameGraphs` the network reads. Cutting and arraying whole
+batches in the loader workers, and building the edges per batch on the device, is what lets two
+CPU cores keep a GPU fed (README, Measured).
 
 * **Nodes**: in each frame, every player with a position, and the ball. Players absent from
   a frame (not on the pitch, an empty slot, a dropped point) are **not nodes**; nothing has
@@ -25,7 +27,8 @@ cores keep a GPU fed (README, Measured).
 * **Labels**: the role class of each player track (match sheet, mirrored left <-> right when
   a flip mirrored the pitch), each team's formation class (the rule of
   :mod:`colab_utils.models.gnn.formations`, on the match's own positions over the window's frames,
-  so augmentation never changes it) and each frame's phase of play; -1 where missing.
+  so augmentation never changes it: every window's is computed once, when the dataset is made)
+  and each frame's phase of play; -1 where missing.
 """
 
 from __future__ import annotations
