@@ -105,10 +105,8 @@ def window_starts(match: Match, spec: WindowSpec) -> np.ndarray:
 
 def window_index(matches: Sequence[Match], spec: WindowSpec) -> np.ndarray:
     """(windows, 2) every window of ``matches`` as (match, start), by match then start."""
-    starts = [window_starts(match, spec) for match in matches]
-    return np.array([(m, s) for m, found in enumerate(starts) for s in found.tolist()], np.int64).reshape(
-        -1, 2
-    )
+    rows = [(m, start) for m, match in enumerate(matches) for start in window_starts(match, spec).tolist()]
+    return np.array(rows, np.int64).reshape(-1, 2)
 
 
 @dataclass
@@ -260,8 +258,9 @@ class _Draws:
         return cls(
             speed=1 + augment.time_warp * centred[:, 0],
             flips=(uniform[:, 1:3] < 0.5) & augment.flip,
-            cos=np.array([math.cos(a) for a in angle], np.float32),  # per sample: numpy's vectorised
-            sin=np.array([math.sin(a) for a in angle], np.float32),  # cos may round by batch position
+            # math's, one sample at a time: numpy's SIMD cos may round by the value's place in the batch
+            cos=np.array([math.cos(a) for a in angle], np.float32),
+            sin=np.array([math.sin(a) for a in angle], np.float32),
             shift=(augment.translate_m * centred[:, 4:6]).astype(np.float32),
             drop=drop,
         )
