@@ -30,6 +30,11 @@ def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, epoch + 1, index]))
 
 
+def sample_key(key: int | tuple[int, int]) -> tuple[int, int]:
+    """(epoch, index) of a loader key: the sampler's pair, or a bare index meaning validation."""
+    return key if isinstance(key, tuple) else (VALIDATION_EPOCH, key)
+
+
 class SampleDataset(Dataset):
     """Base class for our datasets: implement ``__len__`` and ``get(index, rng)``.
 
@@ -47,7 +52,7 @@ class SampleDataset(Dataset):
         raise NotImplementedError
 
     def __getitem__(self, key: int | tuple[int, int]) -> Any:
-        epoch, index = key if isinstance(key, tuple) else (VALIDATION_EPOCH, key)
+        epoch, index = sample_key(key)
         rng = sample_rng(self.seed, epoch, index)
         if not self.seeds_global_generators:
             return self.get(index, rng)

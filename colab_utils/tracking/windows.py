@@ -5,7 +5,16 @@ inside it): the ball and 11 player slots per team (home slots 0-10, away 11-21, 
 players by match-sheet column, chosen as the 11 present longest in the window; a slot stays
 empty, all NaN, if a team has fewer). Windows start every ``stride`` frames.
 
-Augmentations, all drawn from the sample's generator (so a resumed run sees the same ones):
+Windows are cut a batch at a time (:func:`cut_windows`): the matches' arrays are packed end to
+end once (:class:`PackedMatches`), so the frames and players of all the batch's windows are one
+fancy index, and every augmentation is elementwise arithmetic over the batch. One window is a
+batch of one (:func:`cut_window`, ``TrajectoryWindows.window``): a sample is the same alone or in
+any batch. The DataLoader fetches a batch's keys at once (``TrajectoryWindows.__getitems__``); a
+transform with a ``batch`` method (:class:`BatchTransform`) turns the whole batch into the model's
+tensors in one go, any other transform is called window by window.
+
+Augmentations, all drawn from the sample's own generator, the same numbers in the same order
+whatever batch the sample is in (so a resumed run sees the same ones):
 
 * pitch flips along x, y or both (a flip along x also swaps which goal each team attacks);
 * a small rotation about the centre mark and a small translation;
@@ -16,13 +25,14 @@ Augmentations, all drawn from the sample's generator (so a resumed run sees the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from colab_utils.engine.sampling import SampleDataset
+from colab_utils.engine.sampling import SampleDataset, sample_key, sample_rng
 from colab_utils.tracking.skillcorner import Match
 
 STANDARD_PITCH = (105.0, 68.0)
@@ -93,24 +103,252 @@ def window_starts(match: Match, spec: WindowSpec) -> np.ndarray:
     return starts[frames_ok & links_ok]
 
 
-def _choose_slots(match: Match, start: int, spec: WindowSpec) -> np.ndarray:
-    """Columns of each team's players present longest in the window, by column; -1 pads a short team."""
-    seen = (~np.isnan(match.positions[start : start + spec.span, :, 0])).sum(axis=0)
-    slots = []
+def window_index(matches: Sequence[Match], spec: WindowSpec) -> np.ndarray:
+    """(windows, 2) every window of ``matches`` as (match, start), by match then start."""
+    rows = [(m, start) for m, match in enumerate(matches) for start in window_starts(match, spec).tolist()]
+    return np.array(rows, np.int64).reshape(-1, 2)
+
+
+@dataclass
+class Windows:
+    """B windows cut together: the fields of :class:`Window`, each with the batch first."""
+
+    match_index: np.ndarray  # [B] int64
+    start: np.ndarray  # [B] int64
+    players: np.ndarray  # [B, T, P, 2] float32
+    detected: np.ndarray  # [B, T, P] bool
+    ball: np.ndarray  # [B, T, 3] float32
+    ball_detected: np.ndarray  # [B, T] bool
+    dropped: np.ndarray  # [B, T, P + 1] bool
+    columns: np.ndarray  # [B, P] int64
+    team: np.ndarray  # [B, P] int64
+    times: np.ndarray  # [B, T] float32
+    phases: np.ndarray  # [B, T] int64
+    home_direction: np.ndarray  # [B] float64
+    flips: np.ndarray  # [B, 2] bool
+    pitch_size: np.ndarray  # [B, 2] float64
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def window(self, i: int) -> Window:
+        """Window ``i`` of the batch on its own (its arrays are views of the batch's)."""
+        row = {f.name: getattr(self, f.name)[i] for f in fields(self)}
+        row.update(
+            match_index=int(row["match_index"]),
+            start=int(row["start"]),
+            home_direction=float(row["home_direction"]),
+            flips=(bool(row["flips"][0]), bool(row["flips"][1])),
+            pitch_size=(float(row["pitch_size"][0]), float(row["pitch_size"][1])),
+        )
+        return Window(**row)
+
+    @classmethod
+    def of(cls, windows: Sequence[Window]) -> Windows:
+        """Windows made one at a time (by hand, or from a user's arrays) as one batch."""
+        return cls(**{f.name: np.array([getattr(w, f.name) for w in windows]) for f in fields(cls)})
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays end to end, contiguous (windows index them flat); a single contiguous one as it is
+    (packing one match copies nothing)."""
+    return np.ascontiguousarray(arrays[0]) if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _widened(array: np.ndarray, width: int, fill: Any) -> np.ndarray:
+    """``array`` with columns (axis 1) of ``fill`` added up to ``width``."""
+    missing = width - array.shape[1]
+    if not missing:
+        return array
+    return np.pad(array, [(0, 0), (0, missing), *[(0, 0)] * (array.ndim - 2)], constant_values=fill)
+
+
+@dataclass(frozen=True)
+class PackedMatches:
+    """The per-frame arrays of several matches end to end, players padded to the widest match.
+
+    Frame f of match m is row ``offsets[m] + f``; a padding column is never tracked (NaN, team -1).
+    Packed once per dataset (before the loader's workers fork, so they share it).
+    """
+
+    offsets: np.ndarray  # [M] int64
+    positions: np.ndarray  # [F, N, 2] float32, NaN when absent
+    detected: np.ndarray  # [F, N] bool
+    ball: np.ndarray  # [F, 3] float32
+    ball_detected: np.ndarray  # [F] bool
+    phases: np.ndarray  # [F] phase of play index, -1 for none
+    home_direction: np.ndarray  # [F] +1 where the home team attacks towards +x
+    team_of: np.ndarray  # [M, N] 0 home, 1 away, -1 padding
+    fps: np.ndarray  # [M]
+    pitch_size: np.ndarray  # [M, 2] (length, width) metres
+
+    @classmethod
+    def of(cls, matches: Sequence[Match]) -> PackedMatches:
+        width = max(match.positions.shape[1] for match in matches)
+        return cls(
+            offsets=np.cumsum([0] + [match.num_frames for match in matches[:-1]]).astype(np.int64),
+            positions=_joined([_widened(m.positions, width, np.nan) for m in matches]),
+            detected=_joined([_widened(m.detected, width, False) for m in matches]),
+            ball=_joined([m.ball for m in matches]),
+            ball_detected=_joined([m.ball_detected for m in matches]),
+            phases=_joined([m.phases for m in matches]),
+            home_direction=_joined([m.home_direction() for m in matches]),
+            team_of=np.array([_widened(m.team_of[None], width, -1)[0] for m in matches], np.int8),
+            fps=np.array([m.fps for m in matches], np.float64),
+            pitch_size=np.array([m.pitch_size for m in matches], np.float64),
+        )
+
+
+def _choose_slots(
+    packed: PackedMatches, match_index: np.ndarray, first: np.ndarray, spec: WindowSpec
+) -> np.ndarray:
+    """[B, P] columns of each team's players present longest in each window (ties: the lower column),
+    by column; -1 pads a short team."""
+    frames = first[:, None] + np.arange(spec.span)
+    seen = (~np.isnan(packed.positions[frames, :, 0])).sum(axis=1)  # [B, N]
+    team_of = packed.team_of[match_index]
+    width, chosen = seen.shape[1], []
     for team in (0, 1):
-        columns = np.flatnonzero((match.team_of == team) & (seen > 0))
-        best = np.sort(columns[np.argsort(-seen[columns], kind="stable")[: spec.players_per_team]])
-        slots.append(np.pad(best, (0, spec.players_per_team - len(best)), constant_values=-1))
-    return np.concatenate(slots)
+        frames_seen = np.where((team_of == team) & (seen > 0), seen, -1)
+        order = np.argsort(-frames_seen, axis=1, kind="stable")[:, : spec.players_per_team]
+        kept = np.take_along_axis(frames_seen, order, axis=1) > 0
+        columns = np.full((len(seen), spec.players_per_team), width)  # width: an empty slot, sorted last
+        columns[:, : order.shape[1]] = np.where(kept, order, width)
+        columns.sort(axis=1)
+        chosen.append(np.where(columns < width, columns, -1))
+    return np.concatenate(chosen, axis=1)
 
 
-def _resample(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Linear interpolation of ``values`` [F, ...] at fractional frame positions ``at`` [T]."""
-    low = np.floor(at).astype(int)
-    high = np.minimum(low + 1, len(values) - 1)
-    weight = (at - low).reshape(-1, *([1] * (values.ndim - 1)))
-    mixed = values[low] * (1 - weight) + values[high] * weight
-    return np.where(weight == 0, values[low], mixed).astype(values.dtype)  # NaN next door stays out
+@dataclass(frozen=True)
+class _Draws:
+    """Each window's random numbers (or none: no augmentation)."""
+
+    speed: np.ndarray  # [B] time warp
+    flips: np.ndarray  # [B, 2] bool
+    cos: np.ndarray  # [B] float32, of the rotation
+    sin: np.ndarray  # [B] float32
+    shift: np.ndarray  # [B, 2] float32 metres
+    drop: np.ndarray  # [B, T, P + 1] uniform in [0, 1), compared with the drop rate
+
+    @classmethod
+    def none(cls, batch: int, steps: int, points: int) -> _Draws:
+        return cls(
+            speed=np.ones(batch),
+            flips=np.zeros((batch, 2), bool),
+            cos=np.ones(batch, np.float32),
+            sin=np.zeros(batch, np.float32),
+            shift=np.zeros((batch, 2), np.float32),
+            drop=np.ones((batch, steps, points)),
+        )
+
+    @classmethod
+    def of(
+        cls, augment: Augmentation, rngs: Sequence[np.random.Generator], steps: int, points: int
+    ) -> _Draws:
+        """Every sample draws from its own generator in a fixed order (speed, flip x, flip y, angle,
+        shift x, shift y, then one number per step and point for dropping), whatever its batch."""
+        uniform = np.empty((len(rngs), 6))
+        drop = np.ones((len(rngs), steps, points))
+        for i, rng in enumerate(rngs):
+            uniform[i] = rng.random(6)
+            if augment.drop_rate:
+                drop[i] = rng.random((steps, points))
+        centred = 2 * uniform - 1  # uniform in [-1, 1)
+        angle = np.radians(augment.rotate_deg * centred[:, 3])
+        return cls(
+            speed=1 + augment.time_warp * centred[:, 0],
+            flips=(uniform[:, 1:3] < 0.5) & augment.flip,
+            # math's, one sample at a time: numpy's SIMD cos may round by the value's place in the batch
+            cos=np.array([math.cos(a) for a in angle], np.float32),
+            sin=np.array([math.sin(a) for a in angle], np.float32),
+            shift=(augment.translate_m * centred[:, 4:6]).astype(np.float32),
+            drop=drop,
+        )
+
+
+def _mix(low: np.ndarray, high: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Linear interpolation between values [B, T, ...] at two frames, ``weight`` [B, T] towards ``high``."""
+    weight = weight.reshape(*weight.shape, *[1] * (low.ndim - 2))
+    mixed = low * (1 - weight) + high * weight
+    return np.where(weight == 0, low, mixed).astype(low.dtype)  # NaN next door stays out
+
+
+def _turned(points: np.ndarray, draws: _Draws) -> np.ndarray:
+    """Points [B, ..., 2] rotated about the centre mark and shifted, elementwise (no matrix product,
+    whose rounding could depend on the batch)."""
+    shape = (-1, *[1] * (points.ndim - 2))
+    cos, sin = draws.cos.reshape(shape), draws.sin.reshape(shape)
+    x, y = points[..., 0], points[..., 1]
+    return np.stack(
+        [
+            x * cos - y * sin + draws.shift[:, 0].reshape(shape),
+            x * sin + y * cos + draws.shift[:, 1].reshape(shape),
+        ],
+        axis=-1,
+    )
+
+
+def cut_windows(
+    packed: PackedMatches,
+    match_index: np.ndarray,
+    start: np.ndarray,
+    spec: WindowSpec,
+    augment: Augmentation | None = None,
+    rngs: Sequence[np.random.Generator] | None = None,
+) -> Windows:
+    """The windows at frames ``start`` [B] of matches ``match_index`` [B] of ``packed``, each augmented
+    with its own generator from ``rngs`` when ``augment`` is given."""
+    augment = augment or Augmentation()
+    batch, steps, points = len(start), spec.length, 2 * spec.players_per_team + 1
+    if augment == Augmentation():
+        draws = _Draws.none(batch, steps, points)
+    elif rngs is None:
+        raise ValueError("augmentation needs each sample's random generator (rngs)")
+    else:
+        draws = _Draws.of(augment, rngs, steps, points)
+    first = packed.offsets[match_index] + start  # packed row of each window's first frame
+    columns = _choose_slots(packed, match_index, first, spec)
+    at = np.arange(steps) * spec.step * draws.speed[:, None]  # [B, T] frames after the first
+    low = np.floor(at).astype(np.int64)
+    high, weight = np.minimum(low + 1, spec.span - 1), at - low
+    nearest = first[:, None] + np.rint(at).astype(np.int64)
+    in_slot = (columns >= 0)[:, None, :]
+    width = packed.positions.shape[1]
+
+    def cells(frames: np.ndarray) -> np.ndarray:
+        """[B, T, P] flat (frame, column) cells of the slots' players at packed rows ``frames`` [B, T]."""
+        return frames[..., None] * width + np.maximum(columns, 0)[:, None, :]
+
+    def players_at(offset: np.ndarray) -> np.ndarray:
+        found = packed.positions.reshape(-1, 2)[cells(first[:, None] + offset)]
+        return np.where(in_slot[..., None], found, np.float32(np.nan))
+
+    players = _mix(players_at(low), players_at(high), weight)
+    ball = _mix(packed.ball[first[:, None] + low], packed.ball[first[:, None] + high], weight)
+    scale = np.where(draws.flips, np.float32(-1), np.float32(1))
+    players, ball[..., :2] = players * scale[:, None, None, :], ball[..., :2] * scale[:, None, :]
+    if augment.rotate_deg or augment.translate_m:
+        players, ball[..., :2] = _turned(players, draws), _turned(ball[..., :2], draws)
+    present = np.concatenate([~np.isnan(players[..., 0]), ~np.isnan(ball[..., :1])], axis=-1)
+    dropped = (draws.drop < augment.drop_rate) & present
+    players[dropped[..., :-1]] = np.nan
+    ball[dropped[..., -1]] = np.nan
+    return Windows(
+        match_index=np.asarray(match_index, np.int64),
+        start=np.asarray(start, np.int64),
+        players=players,
+        detected=packed.detected.reshape(-1)[cells(nearest)] & in_slot & ~dropped[..., :-1],
+        ball=ball,
+        ball_detected=packed.ball_detected[nearest] & ~dropped[..., -1],
+        dropped=dropped,
+        columns=columns,
+        team=np.tile(np.repeat(np.arange(2), spec.players_per_team), (batch, 1)),
+        times=(at / packed.fps[match_index][:, None]).astype(np.float32),
+        phases=packed.phases[nearest].astype(np.int64),
+        home_direction=packed.home_direction[first] * scale[:, 0],
+        flips=draws.flips,
+        pitch_size=packed.pitch_size[match_index],
+    )
 
 
 def cut_window(
@@ -121,63 +359,31 @@ def cut_window(
     augment: Augmentation | None = None,
     rng: np.random.Generator | None = None,
 ) -> Window:
-    """The window at ``start`` of ``match``, augmented with ``rng`` when ``augment`` is given."""
-    augment = augment or Augmentation()
-    if rng is None and augment != Augmentation():
-        raise ValueError("augmentation needs the sample's random generator (rng)")
-    columns = _choose_slots(match, start, spec)
-    frames = slice(start, start + spec.span)
-    positions = np.where(columns[None, :, None] >= 0, match.positions[frames][:, columns], np.nan)
-    detected = match.detected[frames][:, columns] & (columns >= 0)
-    ball = match.ball[frames]
-    speed = rng.uniform(1 - augment.time_warp, 1 + augment.time_warp) if augment.time_warp else 1.0
-    at = np.arange(spec.length) * spec.step * speed
-    nearest = np.rint(at).astype(int)
-    players = _resample(positions.astype(np.float32), at)
-    ball = _resample(ball.astype(np.float32), at)
-    period = int(match.periods[start])
-    direction = 1.0 if match.home_sides[min(period, len(match.home_sides)) - 1] == "left_to_right" else -1.0
-    flips = (False, False)
-    if augment.flip:
-        flips = (bool(rng.random() < 0.5), bool(rng.random() < 0.5))
-        scale = np.array([-1.0 if flips[0] else 1.0, -1.0 if flips[1] else 1.0], np.float32)
-        players, ball[:, :2] = players * scale, ball[:, :2] * scale
-        direction *= float(scale[0])
-    if augment.rotate_deg or augment.translate_m:
-        angle = np.radians(rng.uniform(-augment.rotate_deg, augment.rotate_deg))
-        shift = rng.uniform(-augment.translate_m, augment.translate_m, 2)
-        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
-        players = players @ rotation.T + shift.astype(np.float32)
-        ball[:, :2] = ball[:, :2] @ rotation.T + shift.astype(np.float32)
-    dropped = np.zeros((spec.length, len(columns) + 1), bool)
-    if augment.drop_rate:
-        present = np.concatenate([~np.isnan(players[..., 0]), ~np.isnan(ball[:, :1])], axis=1)
-        dropped = (rng.random(dropped.shape) < augment.drop_rate) & present
-        players[dropped[:, :-1]] = np.nan
-        ball[dropped[:, -1]] = np.nan
-    return Window(
-        match_index=match_index,
-        start=int(start),
-        players=players.astype(np.float32),
-        detected=detected[nearest] & ~dropped[:, :-1],
-        ball=ball.astype(np.float32),
-        ball_detected=match.ball_detected[start + nearest] & ~dropped[:, -1],
-        dropped=dropped,
-        columns=columns,
-        team=np.repeat(np.arange(2), spec.players_per_team).astype(np.int64),
-        times=(at / match.fps).astype(np.float32),
-        phases=match.phases[start + nearest].astype(np.int64),
-        home_direction=direction,
-        flips=flips,
-        pitch_size=match.pitch_size,
+    """The window at ``start`` of ``match``, augmented with ``rng`` when ``augment`` is given: a batch
+    of one, cut as in any batch."""
+    rngs = None if rng is None else [rng]
+    windows = cut_windows(
+        PackedMatches.of([match]), np.zeros(1, np.int64), np.array([start]), spec, augment, rngs
     )
+    return replace(windows.window(0), match_index=match_index)
+
+
+@runtime_checkable
+class BatchTransform(Protocol):
+    """A transform that also turns a whole batch of windows into what the loader yields, at once."""
+
+    def __call__(self, window: Window, rng: np.random.Generator) -> Any: ...
+
+    def batch(self, windows: Windows, rngs: Sequence[np.random.Generator]) -> Any: ...
 
 
 class TrajectoryWindows(SampleDataset):
     """All windows of some matches; sample i is ``transform(window, rng)`` (the :class:`Window` if none).
 
     ``transform`` turns a window into a model's tensors and may draw more randomness from the
-    same generator (the one the engine derives from seed, epoch and index).
+    same generator (the one the engine derives from seed, epoch and index). The loader's batched
+    fetch gives ``collate_fn`` the transform's ``batch`` of the windows if it has one
+    (:class:`BatchTransform`), else the list of samples.
     """
 
     seeds_global_generators = False  # windows and their transforms draw from ``rng`` alone
@@ -193,19 +399,34 @@ class TrajectoryWindows(SampleDataset):
         self.spec = spec
         self.augment = augment
         self.transform = transform
-        starts = [window_starts(match, spec) for match in self.matches]
-        self.index = np.array(
-            [(m, s) for m, found in enumerate(starts) for s in found.tolist()], np.int64
-        ).reshape(-1, 2)
+        self.index = window_index(self.matches, spec)
+        self.packed = PackedMatches.of(self.matches) if self.matches else None
 
     def __len__(self) -> int:
         return len(self.index)
 
+    def windows(self, indices: Sequence[int], rngs: Sequence[np.random.Generator] | None = None) -> Windows:
+        """Windows ``indices`` cut together, augmented when ``rngs`` (one generator each) are given."""
+        rows = self.index[np.asarray(indices, np.int64)]
+        augment = self.augment if rngs is not None else None
+        return cut_windows(self.packed, rows[:, 0], rows[:, 1], self.spec, augment, rngs)
+
     def window(self, index: int, rng: np.random.Generator | None = None) -> Window:
-        match_index, start = (int(v) for v in self.index[index])
-        augment = self.augment if rng is not None else None
-        return cut_window(self.matches[match_index], match_index, start, self.spec, augment, rng)
+        return self.windows([index], None if rng is None else [rng]).window(0)
 
     def get(self, index: int, rng: np.random.Generator) -> Any:
         window = self.window(index, rng)
         return self.transform(window, rng) if self.transform else window
+
+    def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> Any:
+        """A batch of samples at once: torch's DataLoader calls this with a batch's keys (as
+        ``__getitem__`` takes them) and hands what it returns to its ``collate_fn``."""
+        indices = [index for _, index in map(sample_key, keys)]
+        rngs = [sample_rng(self.seed, epoch, index) for epoch, index in map(sample_key, keys)]
+        windows = self.windows(indices, rngs)
+        if isinstance(self.transform, BatchTransform):
+            return self.transform.batch(windows, rngs)
+        samples = [windows.window(i) for i in range(len(windows))]
+        if self.transform is None:
+            return samples
+        return [self.transform(window, rng) for window, rng in zip(samples, rngs, strict=True)]

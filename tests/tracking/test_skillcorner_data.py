@@ -4,6 +4,7 @@ with their augmentations."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -31,7 +32,7 @@ from colab_utils.tracking.synthetic import (
     simulate_match,
     write_match,
 )
-from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, WindowSpec
+from colab_utils.tracking.windows import Augmentation, TrajectoryWindows, Window, WindowSpec
 
 MATCH_ID, SEED, MINUTES = 4411, 5, 3.0
 
@@ -370,6 +371,60 @@ def test_time_warp_resamples_between_frames_and_drops_flag_what_they_remove(writ
     assert np.isnan(dropped.players[removed]).all() and not np.isnan(original.players[removed]).any()
     kept = ~np.isnan(dropped.players[..., 0])
     assert np.array_equal(dropped.players[kept], original.players[kept])
+
+
+def _narrower(match: Match, dropped: int) -> Match:
+    """The match without its last ``dropped`` player columns: packed with it, it gets padding columns."""
+    keep = slice(0, len(match.players) - dropped)
+    return dataclasses.replace(
+        match,
+        players=match.players[keep],
+        team_of=match.team_of[keep],
+        positions=match.positions[:, keep],
+        detected=match.detected[:, keep],
+    )
+
+
+def _same_window(a: Window, b: Window) -> bool:
+    return all(
+        np.array_equal(getattr(a, f.name), getattr(b, f.name), equal_nan=True)
+        for f in dataclasses.fields(Window)
+    )
+
+
+AUGMENT = Augmentation(flip=True, rotate_deg=5, translate_m=2, time_warp=0.2, drop_rate=0.05)
+
+
+def test_a_window_is_the_same_alone_or_inside_any_batch(written):
+    _, _, match = written
+    matches = [match, _narrower(match, 3)]
+    training = TrajectoryWindows(matches, SPEC, AUGMENT)
+    validation = TrajectoryWindows(matches, SPEC)
+    second = int(np.flatnonzero(training.index[:, 0] == 1)[0])  # the narrower match's first window
+    training_keys = [(2, 5), (2, second + 7), (0, 5), (7, len(training) - 1), (2, second + 40)]
+    validation_keys = [3, second + 11, 0, len(validation) - 1]
+    for dataset, keys in ((training, training_keys), (validation, validation_keys)):
+        for batch in (keys, keys[::-1], keys[1:3]):
+            fetched = dataset.__getitems__(batch)
+            assert all(_same_window(dataset[key], window) for key, window in zip(batch, fetched, strict=True))
+    narrow = validation[second + 11]
+    assert narrow.match_index == 1 and (narrow.columns < len(matches[1].players)).all()
+    assert _same_window(narrow, validation.window(second + 11))
+    draws = TrajectoryWindows(matches, SPEC, AUGMENT, lambda window, rng: (window.start, rng.random()))
+    assert draws.__getitems__(training_keys) == [draws[key] for key in training_keys]  # rng after the cut
+
+
+def test_a_batch_draws_each_samples_augmentation_from_seed_epoch_and_index(written):
+    _, _, match = written
+    first, again = TrajectoryWindows([match], SPEC, AUGMENT), TrajectoryWindows([match], SPEC, AUGMENT)
+    keys = [(1, 3), (1, 30), (1, 60)]
+    for a, b in zip(first.__getitems__(keys), again.__getitems__(keys), strict=True):
+        assert _same_window(a, b)
+    other_epoch = first.__getitems__([(2, index) for _, index in keys])
+    again.seed = 1
+    other_seed = again.__getitems__(keys)
+    for a, b, c in zip(first.__getitems__(keys), other_epoch, other_seed, strict=True):
+        assert a.start == b.start == c.start and a.times[-1] != b.times[-1] and a.times[-1] != c.times[-1]
 
 
 def test_match_arrays_survive_the_npz_cache(written, tmp_path):

@@ -246,21 +246,24 @@ FORMATIONS: dict[str, Formation] = {
 
 
 def normalise_shape(points: np.ndarray) -> np.ndarray:
-    """(n, 2) -> centred, each axis divided by its standard deviation (step 4 of the rule)."""
-    centred = points - points.mean(axis=0)
-    return centred / np.maximum(centred.std(axis=0), 1e-6)
+    """(..., n, 2) -> each shape centred, each axis divided by its standard deviation (step 4 of the rule)."""
+    centred = points - points.mean(axis=-2, keepdims=True)
+    return centred / np.maximum(centred.std(axis=-2, keepdims=True), 1e-6)
 
 
-def assignment_costs(shape: np.ndarray, templates: Sequence[Formation]) -> np.ndarray:
-    """Total squared distance of the best one-to-one assignment of a team's 10 outfield mean
-    positions (attacking +x) to each template's slots, both normalised (steps 4 and 5)."""
-    normalised = normalise_shape(shape)
-    costs = []
-    for template in templates:
-        cost = ((normalised[:, None, :] - normalise_shape(template.points)[None, :, :]) ** 2).sum(axis=-1)
-        rows, cols = linear_sum_assignment(cost)
-        costs.append(cost[rows, cols].sum())
-    return np.asarray(costs)
+def assignment_costs(shapes: np.ndarray, templates: Sequence[Formation]) -> np.ndarray:
+    """(..., len(templates)) total squared distance of the best one-to-one assignment of each team's
+    10 outfield mean positions (..., 10, 2), attacking +x, to each template's slots, both normalised
+    (steps 4 and 5). The distances come for all shapes at once; the assignment is one per shape."""
+    normalised = normalise_shape(shapes).reshape(-1, OUTFIELD, 2)
+    costs = np.empty((len(normalised), len(templates)))
+    for column, template in enumerate(templates):
+        slots = normalise_shape(template.points)
+        distances = ((normalised[:, :, None, :] - slots[None, None, :, :]) ** 2).sum(axis=-1)
+        for row, cost in enumerate(distances):
+            players, chosen = linear_sum_assignment(cost)
+            costs[row, column] = cost[players, chosen].sum()
+    return costs.reshape(*shapes.shape[:-2], len(templates))
 
 
 def nearest_formation(shape: np.ndarray, templates: Sequence[Formation]) -> int:
@@ -278,18 +281,23 @@ def templates_named(names: Sequence[str]) -> list[Formation]:
     return [FORMATIONS[n] for n in names]
 
 
-def team_shape(positions: np.ndarray, goalkeeper: np.ndarray) -> np.ndarray | None:
-    """Steps 1-3 of the rule: a team's (10, 2) mean outfield shape attacking +x, or None.
+def presence(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Frames present (..., n) and mean position (..., n, 2) of each player over positions (..., T, n, 2)."""
+    counts = np.isfinite(positions).all(axis=-1).sum(axis=-2)
+    return counts, np.nansum(positions, axis=-3) / np.maximum(counts, 1)[..., None]
 
-    ``positions`` (T, n, 2) are the team's players over the window (NaN where absent);
+
+def outfield_shape(
+    counts: np.ndarray, means: np.ndarray, goalkeeper: np.ndarray, frames: int
+) -> np.ndarray | None:
+    """Steps 1-3 of the rule from each of a team's n players' frames present (n,) and mean position
+    (n, 2) over a window of ``frames``: the (10, 2) mean outfield shape attacking +x, or None.
+
     ``goalkeeper`` (n,) flags the players whose role is goalkeeper.
     """
-    present = np.isfinite(positions).all(axis=-1)
-    counts = present.sum(axis=0)
-    regular = counts * 2 >= len(positions)
+    regular = counts * 2 >= frames
     if not regular.any():
         return None
-    means = np.nansum(positions, axis=0) / np.maximum(counts, 1)[:, None]
     keepers = np.flatnonzero(regular & goalkeeper)
     if len(keepers):
         keeper = keepers[np.argmax(counts[keepers])]
@@ -302,6 +310,15 @@ def team_shape(positions: np.ndarray, goalkeeper: np.ndarray) -> np.ndarray | No
     outfield = outfield[np.argsort(-counts[outfield], kind="stable")[:OUTFIELD]]
     shape = means[outfield]
     return -shape if means[keeper, 0] > 0 else shape
+
+
+def team_shape(positions: np.ndarray, goalkeeper: np.ndarray) -> np.ndarray | None:
+    """Steps 1-3 of the rule: a team's (10, 2) mean outfield shape attacking +x, or None.
+
+    ``positions`` (T, n, 2) are the team's players over the window (NaN where absent);
+    ``goalkeeper`` (n,) flags the players whose role is goalkeeper.
+    """
+    return outfield_shape(*presence(positions), goalkeeper, len(positions))
 
 
 def label_formation(positions: np.ndarray, goalkeeper: np.ndarray, templates: Sequence[Formation]) -> int:

@@ -2,13 +2,15 @@
 
 Windows come from :mod:`colab_utils.tracking.windows` (11 player slots per team, the
 ball, ``length`` steps ``step`` frames apart, augmented there: flips, a small rotation and
-shift, time warping, dropped points). :class:`WindowArrays` turns one into plain tensors over
-its 23 track slots (22 players, then the ball): node features, positions, which slot is
-present in which frame, and the labels. :func:`collate_windows` stacks them into a
-:class:`WindowBatch`, and :func:`batch_graphs` turns that, on the training device and in one
-go for the whole batch, into the :class:`FrameGraphs` the network reads. Building the edges
-per batch on the device rather than per window in the loader workers is what lets two CPU
-cores keep a GPU fed (README, Measured).
+shift, time warping, dropped points), a batch at a time. :func:`window_batch` turns a batch of
+them, all at once, into a :class:`WindowBatch` of plain tensors over each window's 23 track slots
+(22 players, then the ball): node features, positions, which slot is present in which frame, and
+the labels. :class:`WindowArrays`, the dataset's transform, does that for the loader's whole batch
+(which :func:`collate_windows` passes through) or for one window (a batch of one, which
+:func:`collate_windows` stacks with others). :func:`batch_graphs` turns a batch, on the training
+device and in one go, into the :class:`FrameGraphs` the network reads. Cutting and arraying whole
+batches in the loader workers, and building the edges per batch on the device, is what lets two
+CPU cores keep a GPU fed (README, Measured).
 
 * **Nodes**: in each frame, every player with a position, and the ball. Players absent from
   a frame (not on the pitch, an empty slot, a dropped point) are **not nodes**; nothing has
@@ -25,11 +27,13 @@ cores keep a GPU fed (README, Measured).
 * **Labels**: the role class of each player track (match sheet, mirrored left <-> right when
   a flip mirrored the pitch), each team's formation class (the rule of
   :mod:`colab_utils.models.gnn.formations`, on the match's own positions over the window's frames,
-  so augmentation never changes it) and each frame's phase of play; -1 where missing.
+  so augmentation never changes it: every window's is computed once, when the dataset is made)
+  and each frame's phase of play; -1 where missing.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Self
@@ -41,12 +45,14 @@ from colab_utils.models.gnn.formations import (
     GOALKEEPER,
     NO_LABEL,
     Formation,
-    label_formation,
+    assignment_costs,
     mirror_roles,
+    outfield_shape,
+    presence,
     role_index,
 )
 from colab_utils.tracking.skillcorner import Match
-from colab_utils.tracking.windows import Window
+from colab_utils.tracking.windows import Window, Windows, WindowSpec, window_index
 
 SPEED_UNIT = 10.0  # m/s
 DISTANCE_UNIT = 10.0  # m
@@ -113,6 +119,20 @@ class WindowBatch(_Tensors):
     role: torch.Tensor  # (B, S) int64, NO_LABEL for the ball, empty slots and unknown roles
     formation: torch.Tensor  # (B, 2) int64
     phase: torch.Tensor  # (B, T) int64
+
+    def sample(self, i: int) -> dict[str, torch.Tensor]:
+        """Window ``i``'s arrays (what :func:`collate_windows` stacks)."""
+        return {f.name: getattr(self, f.name)[i] for f in fields(self)}
+
+    def __reduce__(self) -> tuple:
+        """Pickled as numpy arrays, so a batch crosses from a loader worker to the trainer in one piece
+        through the pipe: torch's default, a shared-memory file per tensor, costs ~3 ms a batch."""
+        arrays = {f.name: getattr(self, f.name).cpu().numpy() for f in fields(self)}
+        return _window_batch_of_arrays, (arrays,)
+
+
+def _window_batch_of_arrays(arrays: dict[str, np.ndarray]) -> WindowBatch:
+    return WindowBatch(**{name: torch.from_numpy(array) for name, array in arrays.items()})
 
 
 @dataclass(frozen=True)
@@ -186,63 +206,80 @@ def batch_graphs(batch: WindowBatch, spec: EdgeSpec) -> FrameGraphs:
     )
 
 
-def collate_windows(samples: Sequence[dict[str, torch.Tensor]]) -> WindowBatch:
-    """The task's ``collate_fn``: the windows' arrays stacked (every window has the same shapes)."""
+def collate_windows(samples: Sequence[dict[str, torch.Tensor]] | WindowBatch) -> WindowBatch:
+    """The task's ``collate_fn``: the windows' arrays stacked (every window has the same shapes); a
+    batch the dataset made whole (:meth:`WindowArrays.batch`) passes through."""
+    if isinstance(samples, WindowBatch):
+        return samples
     return WindowBatch(**{f.name: torch.stack([s[f.name] for s in samples]) for f in fields(WindowBatch)})
 
 
 def _team_frame(xy: np.ndarray, team: np.ndarray, attack: np.ndarray) -> np.ndarray:
-    """(T, S, 2) players' positions from their team's centre in each frame, axes scaled to the team's
-    spread and turned so that +depth points to the goal the team attacks (the ball: 0)."""
-    out = np.zeros_like(xy)
+    """(B, T, S, 2) players' positions from their team's centre in each frame, axes scaled to the team's
+    spread and turned so that +depth points to the goal the team attacks (the ball: 0).
+
+    The sums run over the slots as the last axis: numpy then sums each (window, frame, axis) row
+    alone, the same way whatever the batch around it."""
+    points = np.ascontiguousarray(np.moveaxis(xy, -1, -2))  # (B, T, 2, S)
+    finite = np.isfinite(points).all(axis=-2, keepdims=True)
+    out = np.zeros_like(points)
     for side in (HOME, AWAY):
-        members = np.flatnonzero(team == side)
-        points = xy[:, members]
-        present = np.isfinite(points).all(axis=-1, keepdims=True)
-        count = np.maximum(present.sum(axis=1, keepdims=True), 1)
-        centre = np.where(present, points, 0).sum(axis=1, keepdims=True) / count
-        spread = np.sqrt(np.where(present, (points - centre) ** 2, 0).sum(axis=1, keepdims=True) / count)
-        out[:, members] = (points - centre) / np.maximum(spread, 1.0) * attack[members, None]
-    return out
+        member = (team == side)[:, None, None, :]
+        present = finite & member
+        count = np.maximum(present.sum(axis=-1, keepdims=True), 1)
+        centre = np.where(present, points, 0).sum(axis=-1, keepdims=True) / count
+        offset = points - centre
+        spread = np.sqrt(np.where(present, offset**2, 0).sum(axis=-1, keepdims=True) / count)
+        out = np.where(member, offset / np.maximum(spread, 1.0) * attack[:, None, None, :], out)
+    return np.moveaxis(out, -2, -1)
+
+
+def window_batch(windows: Windows, roles: np.ndarray, formations: np.ndarray) -> WindowBatch:
+    """The arrays of a batch of windows, all at once; ``roles`` (B, P) role class per player slot,
+    ``formations`` (B, 2) per team."""
+    xy = np.concatenate([windows.players, windows.ball[:, :, None, :2]], axis=2).astype(np.float64)
+    valid = np.isfinite(xy).all(axis=-1)
+    count, frames, slots = valid.shape
+    tracks = np.concatenate([windows.columns >= 0, np.ones((count, 1), bool)], axis=1) & valid.any(axis=1)
+    tracks[:, -1] = True  # the ball is a track even where it is never seen
+    dt = np.diff(windows.times, axis=1, prepend=np.nan)[:, :, None, None]
+    known = valid & np.roll(valid, 1, axis=1)
+    known[:, 0] = False
+    velocity = np.where(known[..., None], (xy - np.roll(xy, 1, axis=1)) / dt, 0.0)
+    team = np.concatenate([windows.team, np.full((count, 1), BALL)], axis=1)
+    detected = np.concatenate([windows.detected, windows.ball_detected[..., None]], axis=2)
+
+    features = np.zeros((count, frames, slots, len(NODE_FEATURES)), dtype=np.float32)
+    half = windows.pitch_size[:, None, None, :] / 2
+    features[..., 0] = np.nan_to_num(xy[..., 0]) / half[..., 0]
+    features[..., 1] = np.nan_to_num(xy[..., 1]) / half[..., 1]
+    features[..., 2:4] = velocity / SPEED_UNIT
+    features[..., 4:7] = team[:, None, :, None] == np.arange(3)  # home, away, ball
+    features[..., 7] = detected
+    features[:, :, -1, 8] = np.nan_to_num(windows.ball[..., 2]) / HEIGHT_UNIT
+    features[..., 9] = known
+    direction = windows.home_direction[:, None]
+    attack = np.where(team == AWAY, -direction, direction)
+    features[..., 10:12] = np.nan_to_num(_team_frame(xy, team, attack))
+    no_label = np.full((count, 1), NO_LABEL)
+    return WindowBatch(
+        features=torch.from_numpy(features),
+        xy=torch.from_numpy(np.nan_to_num(xy).astype(np.float32)),
+        valid=torch.from_numpy(valid),
+        tracks=torch.from_numpy(tracks),
+        team=torch.from_numpy(team.astype(np.int64)),
+        attack=torch.from_numpy(attack.astype(np.float32)),
+        role=torch.from_numpy(np.concatenate([roles, no_label], axis=1).astype(np.int64)),
+        formation=torch.from_numpy(np.asarray(formations, dtype=np.int64)),
+        phase=torch.from_numpy(windows.phases.astype(np.int64)),
+    )
 
 
 def window_arrays(window: Window, roles: np.ndarray, formation: np.ndarray) -> dict[str, torch.Tensor]:
-    """The arrays of ``window`` (one :class:`WindowBatch` entry); ``roles`` (P,) role class per player
-    slot, ``formation`` (2,) per team."""
-    xy = np.concatenate([window.players, window.ball[:, None, :2]], axis=1).astype(np.float64)
-    valid = np.isfinite(xy).all(axis=-1)
-    tracks = np.append(window.columns >= 0, True) & valid.any(axis=0)
-    tracks[-1] = True  # the ball is a track even where it is never seen
-    dt = np.diff(window.times, prepend=np.nan)[:, None, None]
-    known = valid & np.roll(valid, 1, axis=0)
-    known[0] = False
-    velocity = np.where(known[..., None], (xy - np.roll(xy, 1, axis=0)) / dt, 0.0)
-    team = np.append(window.team, BALL)
-    detected = np.concatenate([window.detected, window.ball_detected[:, None]], axis=1)
-
-    frames, slots = valid.shape
-    features = np.zeros((frames, slots, len(NODE_FEATURES)), dtype=np.float32)
-    half_length, half_width = window.pitch_size[0] / 2, window.pitch_size[1] / 2
-    features[..., 0] = np.nan_to_num(xy[..., 0]) / half_length
-    features[..., 1] = np.nan_to_num(xy[..., 1]) / half_width
-    features[..., 2:4] = velocity / SPEED_UNIT
-    features[:, np.arange(slots), 4 + team] = 1.0
-    features[..., 7] = detected
-    features[:, -1, 8] = np.nan_to_num(window.ball[:, 2]) / HEIGHT_UNIT
-    features[..., 9] = known
-    attack = np.where(team == AWAY, -window.home_direction, window.home_direction)
-    features[..., 10:12] = np.nan_to_num(_team_frame(xy, team, attack))
-    return {
-        "features": torch.from_numpy(features),
-        "xy": torch.from_numpy(np.nan_to_num(xy).astype(np.float32)),
-        "valid": torch.from_numpy(valid),
-        "tracks": torch.from_numpy(tracks),
-        "team": torch.from_numpy(team.astype(np.int64)),
-        "attack": torch.from_numpy(attack.astype(np.float32)),
-        "role": torch.from_numpy(np.append(roles, NO_LABEL).astype(np.int64)),
-        "formation": torch.from_numpy(np.asarray(formation, dtype=np.int64)),
-        "phase": torch.from_numpy(window.phases.astype(np.int64)),
-    }
+    """The arrays of ``window`` (one :class:`WindowBatch` entry): a batch of one; ``roles`` (P,) role
+    class per player slot, ``formation`` (2,) per team."""
+    batch = window_batch(Windows.of([window]), np.asarray(roles)[None], np.asarray(formation)[None])
+    return batch.sample(0)
 
 
 def match_roles(match: Match) -> np.ndarray:
@@ -250,33 +287,78 @@ def match_roles(match: Match) -> np.ndarray:
     return np.array([role_index(p.role_name) for p in match.players], dtype=np.int64)
 
 
+def window_formations(
+    match: Match, starts: np.ndarray, span: int, templates: Sequence[Formation], chunk: int = 256
+) -> np.ndarray:
+    """(W, 2) (home, away) formation classes by the rule of the windows of ``span`` frames at ``starts``:
+    the players' presence and mean positions come for ``chunk`` windows at a time, the teams' shapes
+    then go through the assignment together."""
+    keepers = match_roles(match) == GOALKEEPER
+    teams = [match.team_of == side for side in (HOME, AWAY)]
+    labels = np.full((len(starts), 2), NO_LABEL, dtype=np.int64)
+    shapes, labelled = [], []  # each team shape the rule can label, and its (window, side)
+    for first in range(0, len(starts), chunk):
+        frames = np.asarray(starts[first : first + chunk])[:, None] + np.arange(span)
+        counts, means = presence(match.positions[frames])
+        for window, side in itertools.product(range(len(frames)), (HOME, AWAY)):
+            team = teams[side]
+            shape = outfield_shape(counts[window, team], means[window, team], keepers[team], span)
+            if shape is not None:
+                shapes.append(shape)
+                labelled.append((first + window, side))
+    if shapes:
+        rows, sides = np.array(labelled).T
+        labels[rows, sides] = assignment_costs(np.array(shapes), templates).argmin(axis=1)
+    return labels
+
+
 def formation_labels(match: Match, start: int, span: int, templates: Sequence[Formation]) -> np.ndarray:
     """(home, away) formation classes over ``span`` frames from ``start``, by the rule."""
-    positions = match.positions[start : start + span]
-    keepers = match_roles(match) == GOALKEEPER
-    return np.array(
-        [
-            label_formation(positions[:, match.team_of == side], keepers[match.team_of == side], templates)
-            for side in (HOME, AWAY)
-        ]
-    )
+    return window_formations(match, np.array([start]), span, templates)[0]
 
 
 class WindowArrays:
-    """Window -> :func:`window_arrays`, the ``transform`` of the trajectory windows dataset."""
+    """Windows -> :func:`window_batch`, the ``transform`` of the trajectory windows dataset, for one
+    window or a whole batch at once.
 
-    def __init__(self, matches: Sequence[Match], span: int, templates: Sequence[Formation]) -> None:
-        self.matches, self.span, self.templates = list(matches), span, list(templates)
-        self.roles = [match_roles(match) for match in self.matches]
-        self.formations: dict[tuple[int, int], np.ndarray] = {}  # a window's labels never change: cached
+    Every window's formation labels are computed here, when the dataset is made: in the main
+    process, before the loader's workers fork and inherit them. They depend on the match and the
+    window's frames alone, never on augmentation.
+    """
+
+    def __init__(self, matches: Sequence[Match], spec: WindowSpec, templates: Sequence[Formation]) -> None:
+        self.matches = list(matches)
+        roles = [match_roles(match) for match in self.matches]
+        self.roles = np.full((len(roles), max(map(len, roles), default=0)), NO_LABEL)  # by match, column
+        for row, found in zip(self.roles, roles, strict=True):
+            row[: len(found)] = found
+        index = window_index(self.matches, spec)
+        self.labels = np.concatenate(
+            [
+                window_formations(match, index[index[:, 0] == m, 1], spec.span, templates)
+                for m, match in enumerate(self.matches)
+            ]
+            or [np.zeros((0, 2), np.int64)]
+        )  # (windows, 2) in the order of ``index``
+        self.frames = max((match.num_frames for match in self.matches), default=0)
+        self.keys = index[:, 0] * self.frames + index[:, 1]  # sorted, as the index is
+
+    def formations(self, match_index: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """(B, 2) the labels of the windows at ``start`` of matches ``match_index``."""
+        wanted = match_index * self.frames + start
+        row = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        if (self.keys[row] != wanted).any():
+            raise KeyError("a window that is not one of the dataset's (match, start)")
+        return self.labels[row]
+
+    def batch(self, windows: Windows, rngs: Sequence[np.random.Generator] | None = None) -> WindowBatch:
+        columns = windows.columns
+        roles = np.where(
+            columns >= 0, self.roles[windows.match_index[:, None], np.maximum(columns, 0)], NO_LABEL
+        )
+        mirrored = windows.flips[:, 0] != windows.flips[:, 1]  # one flip mirrors the pitch: a left back
+        roles = np.where(mirrored[:, None], mirror_roles(roles), roles)  # plays on the right
+        return window_batch(windows, roles, self.formations(windows.match_index, windows.start))
 
     def __call__(self, window: Window, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
-        match = self.matches[window.match_index]
-        roles = np.where(window.columns >= 0, self.roles[window.match_index][window.columns], NO_LABEL)
-        if window.flips[0] != window.flips[1]:  # one flip mirrors the pitch: a left back plays on the right
-            roles = mirror_roles(roles)
-        key = (window.match_index, window.start)
-        if key not in self.formations:
-            self.formations[key] = formation_labels(match, window.start, self.span, self.templates)
-        formation = self.formations[key]
-        return window_arrays(window, roles, formation)
+        return self.batch(Windows.of([window])).sample(0)

@@ -38,10 +38,9 @@ from colab_utils.models.gnn.formations import label_formation, templates_named
 from colab_utils.models.gnn.graphs import (
     BALL,
     batch_graphs,
-    collate_windows,
     formation_labels,
     match_roles,
-    window_arrays,
+    window_batch,
 )
 from colab_utils.models.gnn.task import Gnn, edge_spec
 from colab_utils.tracking.inputs import (
@@ -58,7 +57,7 @@ from colab_utils.tracking.inputs import (
     window_starts_at,
 )
 from colab_utils.tracking.skillcorner import FPS, Match
-from colab_utils.tracking.windows import Window, WindowSpec, cut_window
+from colab_utils.tracking.windows import Window, Windows, WindowSpec, cut_window
 
 ROLE_GROUPS = {
     "goalkeeper": (("GK",), "#e6ab02"),
@@ -350,9 +349,9 @@ class Tactics(Predictor):
         )
 
     def run(self, inputs: list[TacticsInput]) -> list[TacticsResult]:
-        unlabelled = np.full(PLAYERS, -1)
-        arrays = [window_arrays(item.window, unlabelled, np.full(2, -1)) for item in inputs]
-        graphs = batch_graphs(collate_windows(arrays).to(self.device), self.edges)
+        windows = Windows.of([item.window for item in inputs])
+        unlabelled = window_batch(windows, np.full((len(inputs), PLAYERS), -1), np.full((len(inputs), 2), -1))
+        graphs = batch_graphs(unlabelled.to(self.device), self.edges)
         with torch.no_grad(), self.autocast():
             output = self.model.get_nn_module()(graphs)
         role = output["role"].float().softmax(-1).cpu().numpy()

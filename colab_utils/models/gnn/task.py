@@ -33,7 +33,6 @@ from colab_utils.models.gnn.graphs import (
     WindowBatch,
     batch_graphs,
     collate_windows,
-    formation_labels,
     match_roles,
 )
 from colab_utils.models.gnn.loss import TacticsLoss
@@ -86,7 +85,7 @@ def formation_names(cfg: DictConfig) -> list[str]:
 
 def graph_windows(cfg: DictConfig, matches: list[Match], validation: bool) -> TrajectoryWindows:
     spec = window_spec(cfg, validation)
-    transform = WindowArrays(matches, spec.span, templates_named(formation_names(cfg)))
+    transform = WindowArrays(matches, spec, templates_named(formation_names(cfg)))
     augment = None if validation else Augmentation(**OmegaConf.to_container(cfg.data.augment, resolve=True))
     return TrajectoryWindows(matches, spec, augment, transform)
 
@@ -99,22 +98,18 @@ def generator_formations(cfg: DictConfig, match: Match, starts: np.ndarray) -> n
     return np.array([[truth["switches"][i]["home"], truth["switches"][i]["away"]] for i in at])
 
 
-def _label_report(cfg: DictConfig, dataset: TrajectoryWindows, most: int = 2000) -> str:
-    """What the rule says over (at most ``most`` evenly spread of) a split's windows, and on synthetic
-    matches how often it names the generator's true formation."""
-    names, templates = formation_names(cfg), templates_named(formation_names(cfg))
-    index = dataset.index[:: max(1, len(dataset) // most)]
-    labels, agree, total = [], 0, 0
+def _label_report(cfg: DictConfig, dataset: TrajectoryWindows) -> str:
+    """What the rule says over a split's windows (labelled when the dataset was made), and on
+    synthetic matches how often it names the generator's true formation."""
+    names, every = formation_names(cfg), dataset.transform.labels
+    agree, total = 0, 0
     for m, match in enumerate(dataset.matches):
-        starts = index[index[:, 0] == m, 1]
-        found = [formation_labels(match, start, dataset.spec.span, templates) for start in starts]
-        found = np.array(found, dtype=np.int64).reshape(-1, 2)
-        labels.append(found)
-        if cfg.data.source == "synthetic" and len(starts):
+        mine = dataset.index[:, 0] == m
+        if cfg.data.source == "synthetic" and mine.any():
+            found = every[mine]
             named = np.where(found >= 0, np.array(names)[np.maximum(found, 0)], "")
-            agree += int((named == generator_formations(cfg, match, starts)).sum())
+            agree += int((named == generator_formations(cfg, match, dataset.index[mine, 1])).sum())
             total += int((found >= 0).sum())
-    every = np.concatenate(labels)
     counts = ", ".join(f"{name} {(every == i).sum()}" for i, name in enumerate(names))
     text = (
         f"formation labels by the rule ({len(every)} windows x 2 teams): {counts}, none {(every < 0).sum()}"

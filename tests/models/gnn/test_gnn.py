@@ -30,9 +30,11 @@ from colab_utils.models.gnn.graphs import (
     HOME,
     NODE_FEATURES,
     EdgeSpec,
+    WindowBatch,
     batch_graphs,
     collate_windows,
     formation_labels,
+    match_roles,
     window_arrays,
 )
 from colab_utils.models.gnn.loss import TacticsLoss, masked_cross_entropy
@@ -402,6 +404,52 @@ def test_a_mirroring_flip_swaps_left_and_right_roles_and_no_augmentation_moves_a
     augmented = [train_set[(epoch, 3)] for epoch in range(4)]
     assert all(torch.equal(a["formation"], reference["formation"]) for a in augmented)
     assert not all(torch.equal(a["features"], augmented[0]["features"]) for a in augmented[1:])
+
+
+def _same_batch(a: WindowBatch, b: WindowBatch) -> bool:
+    return all(torch.equal(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(WindowBatch))
+
+
+def test_a_batch_of_node_arrays_is_its_windows_fetched_alone(matches):
+    _, _, train_set, valid_set = matches
+    training_keys = [(1, 9), (1, 0), (0, len(train_set) - 1), (1, 40), (3, 9)]
+    validation_keys = [len(valid_set) - 1, 2, 0]
+    for dataset, keys in ((train_set, training_keys), (valid_set, validation_keys)):
+        batch = collate_windows(dataset.__getitems__(keys))
+        assert _same_batch(batch, collate_windows([dataset[key] for key in keys]))
+        pair = collate_windows([batch.sample(1), batch.sample(2)])
+        assert _same_batch(collate_windows(dataset.__getitems__(keys[1:3])), pair)
+        assert collate_windows(batch) is batch
+    assert not torch.equal(train_set[(1, 9)]["features"], train_set[(3, 9)]["features"])  # another epoch
+
+
+def test_unaugmented_node_arrays_are_the_matchs_positions_and_labels(matches):
+    cfg, _, _, valid_set = matches
+    templates = templates_named(formation_names(cfg))
+    keys = list(range(0, len(valid_set), 7))
+    batch = collate_windows(valid_set.__getitems__(keys))
+    spec = valid_set.spec
+    for row, key in enumerate(keys):
+        m, start = valid_set.index[key]
+        match, window = valid_set.matches[m], valid_set.window(key)
+        frames = start + np.arange(spec.length) * spec.step
+        xy = np.concatenate(
+            [match.positions[frames][:, window.columns], match.ball[frames, None, :2]], axis=1
+        )
+        xy[:, np.append(window.columns < 0, False)] = np.nan  # an empty slot
+        assert np.allclose(batch.xy[row].numpy(), np.nan_to_num(xy))
+        assert torch.equal(batch.valid[row], torch.from_numpy(np.isfinite(xy).all(axis=-1)))
+        assert np.allclose(
+            batch.features[row, ..., 0].numpy(), np.nan_to_num(xy[..., 0]) / (match.pitch_size[0] / 2)
+        )
+        step_s = spec.step / match.fps
+        moved = (xy[1:] - xy[:-1]) / step_s / 10.0
+        both = np.isfinite(moved).all(axis=-1)
+        assert np.allclose(batch.features[row, 1:, :, 2:4].numpy()[both], moved[both], atol=1e-5)
+        roles = np.where(window.columns >= 0, match_roles(match)[window.columns], NO_LABEL)
+        assert batch.role[row].tolist() == [*roles.tolist(), NO_LABEL]
+        assert batch.formation[row].tolist() == formation_labels(match, start, spec.span, templates).tolist()
+        assert batch.phase[row].tolist() == match.phases[frames].tolist()
 
 
 def test_the_engine_counts_the_network_on_the_meta_device(matches):
