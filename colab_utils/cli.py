@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-dir", help="an extra folder searched for <model>.yaml first")
     parser.add_argument("--models", help="train-all: a comma-separated subset (default: all, in order)")
-    parser.add_argument("--batches", type=int, default=20, help="bench: loader batches to time (default 20)")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=100,
+        help="bench: loader batches to time (default 100: with fewer, the workers' start-up lowers the rate)",
+    )
     parser.add_argument("--json", action="store_true", help="bench: one JSON line per model instead of text")
     parser.add_argument(
         "--gpu",

@@ -19,10 +19,10 @@ def _demand(m: Measured) -> str:
     if m.ceiling_binds:
         return (
             f"demand  {m.demand:9.1f} {m.items}/s: what {MEASURED_ON} trained at this step; {_gpu(m)} would "
-            f"want {m.flop_demand:.1f} by the FLOP count, more than any GPU reached: the step is bound by "
-            f"launches and memory, not arithmetic"
+            f"want {m.flop_demand:.1f} by the FLOP count, more than any GPU reached (the step is bound by "
+            "launches and memory, not arithmetic)"
         )
-    measured = f" (measured on {MEASURED_ON}: {m.ceiling:.1f} {m.items}/s)" if m.ceiling else ""
+    measured = f" ({MEASURED_ON} trained {m.ceiling:.1f})" if m.ceiling else ""
     return f"demand  {m.demand:9.1f} {m.items}/s: what {_gpu(m)} trains{measured}"
 
 

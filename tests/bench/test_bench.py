@@ -76,4 +76,4 @@ def test_where_a_faster_gpu_was_measured_slower_its_rate_is_the_demand_and_the_b
     assert "demand      106.1 clips/s: what an H200" in text and "would want 413.1 by the FLOP count" in text
     faster = _measured(ceiling=900.0)  # measured faster than the FLOP count: the count stands
     assert faster.demand == pytest.approx(413.1, rel=0.001)
-    assert "(measured on an H200" in block(faster)
+    assert "(an H200 on 2026-12-04 trained 900.0)" in block(faster)
