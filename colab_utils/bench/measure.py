@@ -15,7 +15,7 @@ from colab_utils.bench.spec import ModelBench
 from colab_utils.config import load_config
 from colab_utils.engine.contract import Task
 from colab_utils.engine.estimate import ASSUMED_EFFICIENCY, PEAK_TFLOPS, training_flops
-from colab_utils.engine.measured_gpu import measured_ceiling
+from colab_utils.engine.measured_gpu import measured_ceiling, slowdown
 from colab_utils.registry import get_task, model_package
 
 DEFAULT_GPU = "T4"
@@ -50,12 +50,12 @@ class Measured:
 
     @property
     def ceiling_binds(self) -> bool:
-        return self.ceiling is not None and self.ceiling < self.flop_demand
+        return slowdown(self.flop_demand, self.ceiling) > 1
 
     @property
     def demand(self) -> float:
         """Training items/s the GPU consumes: the FLOP count's, or the measured ceiling where lower."""
-        return self.ceiling if self.ceiling_binds else self.flop_demand
+        return self.flop_demand / slowdown(self.flop_demand, self.ceiling)
 
     @property
     def ratio(self) -> float:
@@ -66,7 +66,7 @@ class Measured:
     def gpu_minutes(self) -> float:
         """The epoch's FLOPs at the assumed efficiency, slowed to the measured ceiling where it binds."""
         work = self.flops * self.train_items + self.validation_flops * self.validation_items
-        return work / self.gpu_flops / 60 * (self.flop_demand / self.demand)
+        return work / self.gpu_flops / 60 * slowdown(self.flop_demand, self.ceiling)
 
     @property
     def loader_minutes(self) -> float:

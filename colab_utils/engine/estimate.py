@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from colab_utils.engine.contract import Task
-from colab_utils.engine.measured_gpu import MEASURED_ON, measured_ceiling
+from colab_utils.engine.measured_gpu import MEASURED_ON, measured_ceiling, slowdown
 from colab_utils.engine.sampling import ResumableBatchSampler
 from colab_utils.runtime import GPU
 
@@ -192,10 +192,9 @@ def estimate(
     flop_rate = peak * 1e12 * ASSUMED_EFFICIENCY
     gpu_seconds = work / flop_rate
     ceiling = measured_ceiling(str(cfg.task), str(cfg.profile), peak)
-    if ceiling is not None and ceiling < flop_rate / per_sample:
-        gpu_seconds *= flop_rate / per_sample / ceiling
-    else:
-        ceiling = None
+    slower = slowdown(flop_rate / per_sample, ceiling)
+    gpu_seconds *= slower
+    ceiling = ceiling if slower > 1 else None
     return Estimate(per_sample, gpu_seconds, int(cfg.train.epochs), loader_rate, loading, ceiling)
 
 

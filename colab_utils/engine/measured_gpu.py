@@ -37,3 +37,9 @@ def measured_ceiling(model: str, profile: str, peak_tflops: float) -> float | No
     if profile != MEASURED_PROFILE or peak_tflops >= MEASURED_PEAK_TFLOPS:
         return None
     return ITEMS_PER_S.get(model)
+
+
+def slowdown(flop_items_per_s: float, ceiling: float | None) -> float:
+    """How many times slower than the FLOP count's rate the GPU trains: 1 without a ceiling or where
+    the ceiling is faster."""
+    return max(1.0, flop_items_per_s / ceiling) if ceiling is not None else 1.0
